@@ -1,0 +1,130 @@
+import path from 'node:path';
+import type { RunnerSettings } from '../wasm/settings.js';
+import type { OciMount, OciSpec } from './spec.js';
+import type { RunnerFiles } from './runner-files.js';
+
+/**
+ * Layout of a wasm container's root as runc sees it. The root itself is a small directory the
+ * shim owns; the guest's world (image rootfs + the user's mounts) is one subtree of it, and that
+ * subtree is all the runner preopens as the guest's "/". /proc, /dev and /sys stay outside it.
+ */
+export const WasmLayout = {
+  guestRoot: '/guest',
+  runnerDir: '/.nodewasm',
+  tini: '/.nodewasm/tini',
+  loader: '/.nodewasm/ld.so',
+  libraryDir: '/.nodewasm/lib',
+  node: '/.nodewasm/node',
+  runner: '/.nodewasm/runner.mjs',
+  settings: '/.nodewasm/settings.json',
+} as const;
+
+export interface WasmSpecInputs {
+  userSpec: OciSpec;
+  /** Absolute host path of the image's root filesystem (mounted or given with --rootfs). */
+  imageRoot: string;
+  /** Absolute host path of the directory that becomes runc's root. */
+  runcRoot: string;
+  /** Host path of the runner's settings file. */
+  settingsFile: string;
+  runnerFiles: RunnerFiles;
+  /** Whether a guest path exists in the image root (decides which filesystem mounts apply). */
+  guestPathExists(guestPath: string): boolean;
+}
+
+const READ_ONLY_BIND = ['bind', 'ro', 'nosuid', 'nodev', 'rprivate'];
+
+/** Whether a mount belongs to the container's system view, which the guest never sees. */
+export function isSystemMount(destination: string): boolean {
+  return ['/proc', '/dev', '/sys'].some((dir) => destination === dir || destination.startsWith(`${dir}/`));
+}
+
+/**
+ * Writes the spec runc runs for a wasm container: the user's namespaces, cgroups, resources,
+ * user, capabilities, seccomp and rlimits unchanged; the process replaced by the runner under
+ * tini; the guest's world moved under WasmLayout.guestRoot; the runner's files mounted read-only.
+ */
+export function deriveWasmSpec(inputs: WasmSpecInputs): OciSpec {
+  const user = inputs.userSpec;
+  const spec = structuredClone(user);
+  const mounts: OciMount[] = [];
+  for (const m of user.mounts ?? []) {
+    if (!isSystemMount(m.destination)) continue;
+    mounts.push(m.type === 'proc' ? { ...m, options: withOption(m.options, 'ro') } : m);
+  }
+  mounts.push({
+    destination: WasmLayout.guestRoot,
+    type: 'bind',
+    source: inputs.imageRoot,
+    options: ['rbind', 'rprivate', user.root?.readonly ? 'ro' : 'rw'],
+  });
+  for (const m of user.mounts ?? []) {
+    if (isSystemMount(m.destination)) continue;
+    // A filesystem mount (ctr's /run tmpfs) over a directory the image does not have would make
+    // runc create it in the user's rootfs; a wasm guest that has no such directory never uses it.
+    if (!isBindMount(m) && !inputs.guestPathExists(m.destination)) continue;
+    mounts.push({ ...m, destination: path.posix.join(WasmLayout.guestRoot, m.destination) });
+  }
+  const files = inputs.runnerFiles;
+  const binds: Array<[string, string]> = [
+    [files.tini, WasmLayout.tini],
+    [files.loader, WasmLayout.loader],
+    [files.node, WasmLayout.node],
+    [files.runner, WasmLayout.runner],
+    [inputs.settingsFile, WasmLayout.settings],
+    ...[...files.libraries].map(([name, source]): [string, string] => [source, `${WasmLayout.libraryDir}/${name}`]),
+  ];
+  for (const [source, destination] of binds) {
+    mounts.push({ destination, type: 'bind', source, options: READ_ONLY_BIND });
+  }
+  spec.mounts = mounts;
+  spec.root = { path: inputs.runcRoot, readonly: true };
+  spec.process = {
+    ...structuredClone(user.process!),
+    args: runnerCommand(),
+    env: [],
+    cwd: '/',
+  };
+  return spec;
+}
+
+/** tini as PID 1, then the loader starting the pinned Node on the runner, outside the image's /lib. */
+export function runnerCommand(): string[] {
+  return [
+    WasmLayout.tini, '-s', '-g', '--',
+    WasmLayout.loader, '--library-path', WasmLayout.libraryDir,
+    WasmLayout.node, '--no-warnings', WasmLayout.runner, WasmLayout.settings,
+  ];
+}
+
+export interface RunnerSettingsInputs {
+  userSpec: OciSpec;
+  kind: RunnerSettings['kind'];
+  /** The entrypoint's resolved guest path. */
+  entrypoint: string;
+}
+
+export function deriveRunnerSettings(inputs: RunnerSettingsInputs): RunnerSettings {
+  const process = inputs.userSpec.process!;
+  const memoryLimit = inputs.userSpec.linux?.resources?.memory?.limit;
+  const settings: RunnerSettings = {
+    version: 1,
+    kind: inputs.kind,
+    guestRoot: WasmLayout.guestRoot,
+    entrypoint: inputs.entrypoint,
+    args: process.args ?? [],
+    env: process.env ?? [],
+    cwd: process.cwd || '/',
+  };
+  if (memoryLimit !== undefined && memoryLimit > 0) settings.memoryLimitBytes = memoryLimit;
+  return settings;
+}
+
+function isBindMount(m: OciMount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+function withOption(options: string[] | undefined, option: string): string[] {
+  const kept = (options ?? []).filter((o) => o !== 'rw' && o !== option);
+  return [...kept, option];
+}

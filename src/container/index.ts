@@ -1,0 +1,6 @@
+export { Container, cleanupAfterShim, type CreateContainerOptions, type StartedProcess } from './container.js';
+export { ContainerError, type ContainerErrorKind } from './errors.js';
+export type { ExitResult } from './runc.js';
+export type { StdioPaths } from './stdio.js';
+export type { RootfsMount } from './rootfs.js';
+export { CriAnnotation, type OciSpec } from './spec.js';

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from './exec.js';
+import { ContainerError } from './errors.js';
+
+/**
+ * The host files a wasm container needs to run the runner: the pinned Node binary with exactly
+ * the shared libraries it links, the dynamic loader that starts it, the bundled runner and tini.
+ * They are bind-mounted read-only into the container, so the image's own /lib stays untouched.
+ */
+export interface RunnerFiles {
+  node: string;
+  loader: string;
+  /** Host path of each library, keyed by the name the loader looks for. */
+  libraries: ReadonlyMap<string, string>;
+  runner: string;
+  tini: string;
+}
+
+const TINI_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/tini'];
+
+let cached: Promise<RunnerFiles> | undefined;
+
+/** Finds the runner's files once per shim daemon. */
+export function findRunnerFiles(): Promise<RunnerFiles> {
+  cached ??= discover().catch((err: unknown) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
+}
+
+async function discover(): Promise<RunnerFiles> {
+  const node = fs.realpathSync(process.execPath);
+  const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runner.mjs');
+  if (!fs.existsSync(runner)) {
+    throw new ContainerError('internal', `the wasm runner is missing at ${runner}: run "npm run build"`);
+  }
+  const tini = TINI_CANDIDATES.find((p) => fs.existsSync(p));
+  if (tini === undefined) {
+    throw new ContainerError('internal', 'tini is not installed (Debian package "tini"): it runs as PID 1 of every wasm container');
+  }
+  const { loader, libraries } = parseLdd(await run('ldd', [node]));
+  return { node, loader, libraries, runner, tini };
+}
+
+/** Reads ldd's output: "libm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x…)" and the loader line. */
+export function parseLdd(output: string): { loader: string; libraries: Map<string, string> } {
+  const libraries = new Map<string, string>();
+  let loader: string | undefined;
+  for (const raw of output.split('\n')) {
+    const line = raw.trim();
+    const arrow = /^(\S+) => (\/\S+) \(0x[0-9a-f]+\)$/.exec(line);
+    if (arrow) {
+      libraries.set(arrow[1]!, fs.realpathSync(arrow[2]!));
+      continue;
+    }
+    const direct = /^(\/\S+) \(0x[0-9a-f]+\)$/.exec(line);
+    if (direct && /ld-linux|ld\.so|ld-musl/.test(direct[1]!)) loader = fs.realpathSync(direct[1]!);
+  }
+  if (loader === undefined) {
+    throw new ContainerError('internal', 'could not find the dynamic loader of the Node runtime in ldd output');
+  }
+  return { loader, libraries };
+}

@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { ContainerError } from './errors.js';
+
+/** The stdio paths containerd hands to Create and Exec. */
+export interface StdioPaths {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+/**
+ * One process's stdio. stdout and stderr FIFOs are opened O_RDWR and handed to runc as they are:
+ * the open never blocks, and a reader going away (ctr run -d) never breaks the writer. stdin's
+ * FIFO never reports EOF by itself, so it is pumped into a pipe that CloseIO ends.
+ */
+export class ProcessStdio {
+  /** The shim's copies of the output fds, closed once runc holds them. */
+  private readonly fds: number[] = [];
+  private stdinSource: net.Socket | undefined;
+  private stdinTarget: NodeJS.WritableStream | undefined;
+  private stdinClosed = false;
+  readonly spawnStdio: StdioOptions;
+
+  constructor(readonly paths: StdioPaths) {
+    if (paths.terminal) {
+      throw new ContainerError('unsupported', 'a terminal (ctr run -t) is not supported by nodewasm yet: run without -t');
+    }
+    try {
+      const stdout = this.openOutput(paths.stdout);
+      const stderr = this.openOutput(paths.stderr);
+      const stdin = paths.stdin === '' ? 'ignore' : 'pipe';
+      if (stdin === 'pipe') {
+        const fd = fs.openSync(paths.stdin, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+        try {
+          this.stdinSource = new net.Socket({ fd, readable: true, writable: false });
+        } catch (err) {
+          fs.closeSync(fd);
+          throw err;
+        }
+        this.stdinSource.pause();
+      }
+      this.spawnStdio = [stdin, stdout, stderr];
+    } catch (err) {
+      this.close();
+      if (err instanceof ContainerError) throw err;
+      throw new ContainerError('internal', `opening the process's stdio failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Connects stdin to the spawned runc; the shim's copies of the output fds are closed. */
+  attach(child: ChildProcess): void {
+    for (const fd of this.fds.splice(0)) fs.closeSync(fd);
+    if (this.stdinSource && child.stdin) {
+      this.stdinTarget = child.stdin;
+      child.stdin.on('error', () => undefined);
+      this.stdinSource.on('error', () => undefined);
+      if (this.stdinClosed) {
+        child.stdin.end();
+      } else {
+        this.stdinSource.pipe(child.stdin);
+        this.stdinSource.resume();
+      }
+    }
+  }
+
+  /** CloseIO: the process sees EOF on stdin once what was already read is written. */
+  closeStdin(): void {
+    if (this.stdinClosed) return;
+    this.stdinClosed = true;
+    const source = this.stdinSource;
+    const target = this.stdinTarget;
+    if (source && target) {
+      source.unpipe(target);
+      // Whatever is already buffered in the FIFO was written before ctr closed its end.
+      let chunk: Buffer | null;
+      while ((chunk = source.read() as Buffer | null) !== null) target.write(chunk);
+      target.end();
+    }
+    source?.destroy();
+  }
+
+  close(): void {
+    for (const fd of this.fds.splice(0)) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.stdinSource?.destroy();
+    this.stdinTarget?.end();
+  }
+
+  private openOutput(uri: string): number | 'ignore' {
+    if (uri === '') return 'ignore';
+    if (uri.startsWith('file://')) {
+      const file = new URL(uri).pathname;
+      return this.track(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640));
+    }
+    if (uri.includes('://')) {
+      throw new ContainerError('unsupported', `log URI ${uri}: only FIFOs and file:// are supported by nodewasm yet`);
+    }
+    return this.track(fs.openSync(uri, fs.constants.O_RDWR));
+  }
+
+  private track(fd: number): number {
+    this.fds.push(fd);
+    return fd;
+  }
+}

@@ -1,0 +1,203 @@
+import { TaskError } from './errors.js';
+import { CreatedState, ProcessStatus, RunningState, type ExitRecord, type ProcessState } from './process-state.js';
+import type { RuntimeFactory, TaskCreateRequest, TaskEventSink, TaskRuntime } from './runtime.js';
+import type { Logger } from './log.js';
+
+/** A process's view for State. */
+export interface ProcessView {
+  id: string;
+  execId: string;
+  bundle: string;
+  pid: number;
+  status: number;
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+  exitStatus: number;
+  exitedAt: Date | undefined;
+}
+
+/** One process (the init process today; exec processes use the same machinery). */
+class TaskProcess {
+  state: ProcessState = new CreatedState();
+  pid = 0;
+  private starting = false;
+  private readonly exitWaiters: Array<(exit: ExitRecord) => void> = [];
+
+  /** Moves to the next state; on the first exit, wakes every Wait. */
+  transition(next: ProcessState): void {
+    this.state = next;
+    const exit = next.exit;
+    if (exit) for (const wake of this.exitWaiters.splice(0)) wake(exit);
+  }
+
+  waitForExit(): Promise<ExitRecord> {
+    const exit = this.state.exit;
+    if (exit) return Promise.resolve(exit);
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  beginStart(): void {
+    this.state.start();
+    if (this.starting) throw new TaskError('precondition', 'the process is already starting');
+    this.starting = true;
+  }
+
+  endStart(): void {
+    this.starting = false;
+  }
+}
+
+interface Task {
+  request: TaskCreateRequest;
+  runtime: TaskRuntime;
+  init: TaskProcess;
+}
+
+/**
+ * The task layer without a wire: creates, starts, signals, waits for and deletes the tasks of one
+ * shim daemon, keeps one state machine per process, and publishes containerd's task events in
+ * order. The Task service is a thin adapter over it.
+ */
+export class TaskManager {
+  private readonly tasks = new Map<string, Task>();
+  /** Ids whose Create is in progress, so a second Create of the same id is refused at once. */
+  private readonly creating = new Set<string>();
+
+  constructor(
+    private readonly runtimes: RuntimeFactory,
+    private readonly events: TaskEventSink,
+    private readonly log: Logger,
+  ) {}
+
+  get taskCount(): number {
+    return this.tasks.size + this.creating.size;
+  }
+
+  async create(request: TaskCreateRequest): Promise<{ pid: number }> {
+    if (request.id === '') throw new TaskError('invalid', 'task id is empty');
+    if (this.tasks.has(request.id) || this.creating.has(request.id)) {
+      throw new TaskError('already-exists', `task ${request.id} already exists`);
+    }
+    this.creating.add(request.id);
+    try {
+      const runtime = await this.runtimes.create(request);
+      this.tasks.set(request.id, { request, runtime, init: new TaskProcess() });
+    } finally {
+      this.creating.delete(request.id);
+    }
+    this.events.publish({
+      type: 'create',
+      containerId: request.id,
+      bundle: request.bundle,
+      rootfs: request.rootfs,
+      io: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
+      pid: 0,
+    });
+    this.log.info({ id: request.id }, 'task created');
+    return { pid: 0 };
+  }
+
+  async start(id: string, execId: string): Promise<{ pid: number }> {
+    const task = this.task(id);
+    const proc = this.process(task, execId);
+    proc.beginStart();
+    let started;
+    try {
+      started = await task.runtime.start();
+    } finally {
+      proc.endStart();
+    }
+    proc.pid = started.pid;
+    proc.transition(new RunningState());
+    this.events.publish({ type: 'start', containerId: id, pid: started.pid });
+    this.log.info({ id, pid: started.pid }, 'task started');
+    // Attached after TaskStart is queued, so TaskExit always follows it.
+    void started.exited.then((exit) => this.onExit(task, proc, exit));
+    return { pid: started.pid };
+  }
+
+  private onExit(task: Task, proc: TaskProcess, exit: ExitRecord): void {
+    if (proc.state.exit) return;
+    proc.transition(proc.state.exited(exit));
+    const id = task.request.id;
+    this.events.publish({ type: 'exit', containerId: id, id, pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at });
+    this.log.info({ id, pid: proc.pid, exit_status: exit.status }, 'task exited');
+  }
+
+  state(id: string, execId: string): ProcessView {
+    const task = this.task(id);
+    const proc = this.process(task, execId);
+    const r = task.request;
+    const name = proc.state.name;
+    const status = name === 'deleted' ? ProcessStatus.stopped : ProcessStatus[name];
+    return {
+      id,
+      execId,
+      bundle: r.bundle,
+      pid: proc.pid,
+      status,
+      stdin: r.stdin,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      terminal: r.terminal,
+      exitStatus: proc.state.exit?.status ?? 0,
+      exitedAt: proc.state.exit?.at,
+    };
+  }
+
+  async wait(id: string, execId: string): Promise<ExitRecord> {
+    const task = this.task(id);
+    return this.process(task, execId).waitForExit();
+  }
+
+  async kill(id: string, execId: string, signal: number, all: boolean): Promise<void> {
+    const task = this.task(id);
+    const proc = this.process(task, execId);
+    const outcome = proc.state.kill(signal);
+    if (outcome !== 'signal') {
+      // Never started: it ends here, and says so as any exit would.
+      proc.transition(outcome);
+      const exit = outcome.exit!;
+      this.events.publish({ type: 'exit', containerId: id, id, pid: 0, exitStatus: exit.status, exitedAt: exit.at });
+      return;
+    }
+    await task.runtime.kill(signal, all);
+    this.log.debug({ id, signal, all }, 'signal delivered');
+  }
+
+  async delete(id: string, execId: string): Promise<{ pid: number; exitStatus: number; exitedAt: Date | undefined }> {
+    const task = this.task(id);
+    const proc = this.process(task, execId);
+    const deleted = proc.state.delete();
+    await task.runtime.destroy();
+    proc.transition(deleted);
+    const exit = deleted.exit;
+    this.tasks.delete(id);
+    this.events.publish({ type: 'delete', containerId: id, pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at });
+    this.log.info({ id }, 'task deleted');
+    return { pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at };
+  }
+
+  closeStdin(id: string, execId: string): void {
+    const task = this.task(id);
+    this.process(task, execId);
+    task.runtime.closeStdin();
+  }
+
+  initPid(id: string): number {
+    return this.tasks.get(id)?.init.pid ?? 0;
+  }
+
+  private task(id: string): Task {
+    const task = this.tasks.get(id);
+    if (!task) throw new TaskError('not-found', `task ${id} not found`);
+    return task;
+  }
+
+  private process(task: Task, execId: string): TaskProcess {
+    if (execId !== '') throw new TaskError('not-found', `exec ${execId} not found in task ${task.request.id}`);
+    return task.init;
+  }
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { deriveRunnerSettings, deriveWasmSpec, isSystemMount, WasmLayout } from '../../src/container/derive-spec.js';
+import type { OciSpec } from '../../src/container/spec.js';
+import type { RunnerFiles } from '../../src/container/runner-files.js';
+
+const runnerFiles: RunnerFiles = {
+  node: '/opt/nw/node',
+  loader: '/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2',
+  libraries: new Map([['libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6']]),
+  runner: '/opt/nw/dist/runner.mjs',
+  tini: '/usr/bin/tini-static',
+};
+
+function ctrSpec(): OciSpec {
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      user: { uid: 1000, gid: 1000 },
+      args: ['/app.wasm', 'a b'],
+      env: ['PATH=/bin', 'GREETING=hi'],
+      cwd: '/work',
+      capabilities: { bounding: ['CAP_KILL'] },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+      noNewPrivileges: true,
+    },
+    root: { path: 'rootfs' },
+    hostname: 'h',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts' },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] },
+      { destination: '/data', type: 'bind', source: '/host/vol', options: ['rbind', 'rw'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/x' }],
+      resources: { memory: { limit: 64 << 20 }, cpu: { quota: 50000, period: 100000 } },
+      cgroupsPath: '/default/t1',
+      seccomp: { defaultAction: 'SCMP_ACT_ERRNO' },
+    },
+  };
+}
+
+const derive = (spec = ctrSpec(), existing: string[] = ['/run']) =>
+  deriveWasmSpec({
+    userSpec: spec,
+    imageRoot: '/b/rootfs',
+    runcRoot: '/b/nodewasm/root',
+    settingsFile: '/b/nodewasm/settings.json',
+    runnerFiles,
+    guestPathExists: (p) => existing.includes(p),
+  });
+
+describe('deriveWasmSpec', () => {
+  it('keeps the user spec\'s isolation and limits unchanged', () => {
+    const user = ctrSpec();
+    const spec = derive(user);
+    expect(spec.linux).toEqual(user.linux);
+    expect(spec.process!.user).toEqual(user.process!.user);
+    expect(spec.process!.capabilities).toEqual(user.process!.capabilities);
+    expect(spec.process!.rlimits).toEqual(user.process!.rlimits);
+    expect(spec.process!.noNewPrivileges).toBe(true);
+    expect(spec.hostname).toBe('h');
+  });
+
+  it('does not change the user spec it reads', () => {
+    const user = ctrSpec();
+    const before = structuredClone(user);
+    derive(user);
+    expect(user).toEqual(before);
+  });
+
+  it('runs the runner under tini through the mounted loader, with an empty environment', () => {
+    const spec = derive();
+    expect(spec.process!.args).toEqual([
+      WasmLayout.tini, '-s', '-g', '--', WasmLayout.loader, '--library-path', WasmLayout.libraryDir,
+      WasmLayout.node, '--no-warnings', WasmLayout.runner, WasmLayout.settings,
+    ]);
+    expect(spec.process!.env).toEqual([]);
+    expect(spec.process!.cwd).toBe('/');
+    expect(spec.root).toEqual({ path: '/b/nodewasm/root', readonly: true });
+  });
+
+  it('keeps system mounts at the root, makes /proc read-only, and moves the rest under the guest root', () => {
+    const mounts = derive().mounts!;
+    const destinations = mounts.map((m) => m.destination);
+    expect(destinations.slice(0, 5)).toEqual(['/proc', '/dev', '/dev/pts', '/sys', WasmLayout.guestRoot]);
+    expect(mounts[0]!.options).toContain('ro');
+    expect(mounts[4]).toMatchObject({ type: 'bind', source: '/b/rootfs', options: expect.arrayContaining(['rbind', 'rw']) });
+    expect(destinations).toContain('/guest/run');
+    expect(mounts.find((m) => m.destination === '/guest/data')).toMatchObject({ source: '/host/vol' });
+    expect(destinations).not.toContain('/run');
+    expect(destinations).not.toContain('/data');
+  });
+
+  it('drops a filesystem mount over a directory the image lacks, but keeps bind mounts', () => {
+    const destinations = derive(ctrSpec(), []).mounts!.map((m) => m.destination);
+    expect(destinations).not.toContain('/guest/run');
+    expect(destinations).toContain('/guest/data');
+  });
+
+  it('binds the guest root read-only when the spec root is read-only', () => {
+    const user = ctrSpec();
+    user.root!.readonly = true;
+    const guest = derive(user).mounts!.find((m) => m.destination === WasmLayout.guestRoot)!;
+    expect(guest.options).toContain('ro');
+    expect(guest.options).not.toContain('rw');
+  });
+
+  it('mounts every runner file read-only and never the host root or /etc', () => {
+    const mounts = derive().mounts!;
+    const runnerMounts = mounts.filter((m) => m.destination.startsWith(WasmLayout.runnerDir));
+    expect(runnerMounts.map((m) => m.destination).sort()).toEqual(
+      [WasmLayout.tini, WasmLayout.loader, WasmLayout.node, WasmLayout.runner, WasmLayout.settings, `${WasmLayout.libraryDir}/libc.so.6`].sort(),
+    );
+    for (const m of runnerMounts) expect(m.options).toEqual(expect.arrayContaining(['bind', 'ro']));
+    for (const m of mounts) {
+      expect(m.source).not.toBe('/');
+      expect(m.source).not.toBe('/etc');
+    }
+  });
+});
+
+describe('isSystemMount', () => {
+  it.each([
+    ['/proc', true], ['/dev/shm', true], ['/sys/fs/cgroup', true], ['/run', false], ['/etc/hosts', false], ['/device', false], ['/process', false],
+  ])('%s → %s', (dest, expected) => expect(isSystemMount(dest)).toBe(expected));
+});
+
+describe('deriveRunnerSettings', () => {
+  it('passes the user\'s args, env and cwd exactly, and the memory limit', () => {
+    const settings = deriveRunnerSettings({ userSpec: ctrSpec(), kind: 'module', entrypoint: '/app.wasm' });
+    expect(settings).toEqual({
+      version: 1,
+      kind: 'module',
+      guestRoot: WasmLayout.guestRoot,
+      entrypoint: '/app.wasm',
+      args: ['/app.wasm', 'a b'],
+      env: ['PATH=/bin', 'GREETING=hi'],
+      cwd: '/work',
+      memoryLimitBytes: 64 << 20,
+    });
+  });
+});

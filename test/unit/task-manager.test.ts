@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { TaskManager } from '../../src/shim/task-manager.js';
+import { TaskError } from '../../src/shim/errors.js';
+import { silentLogger } from '../../src/shim/log.js';
+import type { RuntimeFactory, TaskCreateRequest, TaskEvent, TaskRuntime } from '../../src/shim/runtime.js';
+import type { ExitRecord } from '../../src/shim/process-state.js';
+
+/** A process that runs until the test ends it, recording what the manager asked of it. */
+class FakeRuntime implements TaskRuntime {
+  signals: Array<[number, boolean]> = [];
+  destroyed = 0;
+  stdinClosed = false;
+  private finish!: (exit: ExitRecord) => void;
+  startError: Error | undefined;
+
+  async start() {
+    if (this.startError) throw this.startError;
+    const exited = new Promise<ExitRecord>((resolve) => (this.finish = resolve));
+    return { pid: 4242, exited };
+  }
+  async kill(signal: number, all: boolean) {
+    this.signals.push([signal, all]);
+  }
+  closeStdin() {
+    this.stdinClosed = true;
+  }
+  async destroy() {
+    this.destroyed++;
+  }
+  exit(status: number) {
+    this.finish({ status, at: new Date(1_700_000_000_000) });
+  }
+}
+
+function setup() {
+  const runtimes: FakeRuntime[] = [];
+  const factory: RuntimeFactory = {
+    create: async () => {
+      const r = new FakeRuntime();
+      runtimes.push(r);
+      return r;
+    },
+  };
+  const events: TaskEvent[] = [];
+  const manager = new TaskManager(factory, { publish: (e) => events.push(e) }, silentLogger());
+  return { manager, runtimes, events };
+}
+
+const request = (id: string): TaskCreateRequest => ({
+  id,
+  namespace: 'default',
+  bundle: `/run/b/${id}`,
+  rootfs: [],
+  stdin: '',
+  stdout: '/fifo/out',
+  stderr: '/fifo/err',
+  terminal: false,
+});
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TaskManager', () => {
+  it('runs the whole life of a task and publishes create, start, exit, delete in order', async () => {
+    const { manager, runtimes, events } = setup();
+    await manager.create(request('t1'));
+    expect(manager.state('t1', '').status).toBe(1);
+    const waited = manager.wait('t1', '');
+    expect((await manager.start('t1', '')).pid).toBe(4242);
+    expect(manager.state('t1', '')).toMatchObject({ status: 2, pid: 4242 });
+    runtimes[0]!.exit(3);
+    expect(await waited).toMatchObject({ status: 3 });
+    expect(manager.state('t1', '')).toMatchObject({ status: 3, exitStatus: 3 });
+    const deleted = await manager.delete('t1', '');
+    expect(deleted).toMatchObject({ pid: 4242, exitStatus: 3 });
+    expect(runtimes[0]!.destroyed).toBe(1);
+    expect(events.map((e) => e.type)).toEqual(['create', 'start', 'exit', 'delete']);
+    expect(events[2]).toMatchObject({ containerId: 't1', id: 't1', pid: 4242, exitStatus: 3 });
+    expect(manager.taskCount).toBe(0);
+    expect(() => manager.state('t1', '')).toThrow(TaskError);
+  });
+
+  it('refuses a second task with the same id', async () => {
+    const { manager } = setup();
+    await manager.create(request('dup'));
+    await expect(manager.create(request('dup'))).rejects.toMatchObject({ kind: 'already-exists' });
+  });
+
+  it('refuses to delete a running process and to start one twice', async () => {
+    const { manager } = setup();
+    await manager.create(request('r'));
+    await manager.start('r', '');
+    await expect(manager.delete('r', '')).rejects.toMatchObject({ kind: 'precondition' });
+    await expect(manager.start('r', '')).rejects.toMatchObject({ kind: 'precondition' });
+  });
+
+  it('delivers signals while running and answers NotFound once the process has exited', async () => {
+    const { manager, runtimes } = setup();
+    await manager.create(request('k'));
+    await manager.start('k', '');
+    await manager.kill('k', '', 15, false);
+    await manager.kill('k', '', 9, true);
+    expect(runtimes[0]!.signals).toEqual([[15, false], [9, true]]);
+    runtimes[0]!.exit(143);
+    await settle();
+    await expect(manager.kill('k', '', 9, true)).rejects.toMatchObject({ kind: 'not-found' });
+  });
+
+  it('ends a never-started process on kill with 128+signal and answers pending waits', async () => {
+    const { manager, events, runtimes } = setup();
+    await manager.create(request('c'));
+    const waited = manager.wait('c', '');
+    await manager.kill('c', '', 9, false);
+    expect((await waited).status).toBe(137);
+    expect(runtimes[0]!.signals).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: 'exit', exitStatus: 137 });
+  });
+
+  it('answers a pending Wait when a never-started task is deleted', async () => {
+    const { manager } = setup();
+    await manager.create(request('n'));
+    const waited = manager.wait('n', '');
+    await manager.delete('n', '');
+    expect((await waited).status).toBe(255);
+  });
+
+  it('keeps a task created when Start fails, so it can still be deleted', async () => {
+    const { manager, runtimes } = setup();
+    await manager.create(request('f'));
+    runtimes[0]!.startError = new Error('runc failed');
+    await expect(manager.start('f', '')).rejects.toThrow('runc failed');
+    expect(manager.state('f', '').status).toBe(1);
+    await manager.delete('f', '');
+    expect(runtimes[0]!.destroyed).toBe(1);
+  });
+
+  it('records an exit once and keeps exits of one task away from another', async () => {
+    const { manager, runtimes, events } = setup();
+    await manager.create(request('a'));
+    await manager.create(request('b'));
+    await manager.start('a', '');
+    await manager.start('b', '');
+    runtimes[1]!.exit(7);
+    await settle();
+    expect(manager.state('a', '').status).toBe(2);
+    expect(manager.state('b', '')).toMatchObject({ status: 3, exitStatus: 7 });
+    expect(events.filter((e) => e.type === 'exit')).toEqual([expect.objectContaining({ containerId: 'b', exitStatus: 7 })]);
+  });
+
+  it('reports unknown tasks and exec ids as not found', async () => {
+    const { manager } = setup();
+    expect(() => manager.state('nope', '')).toThrow(expect.objectContaining({ kind: 'not-found' }));
+    await manager.create(request('x'));
+    expect(() => manager.state('x', 'e1')).toThrow(expect.objectContaining({ kind: 'not-found' }));
+  });
+
+  it('passes CloseIO to the runtime', async () => {
+    const { manager, runtimes } = setup();
+    await manager.create(request('io'));
+    manager.closeStdin('io', '');
+    expect(runtimes[0]!.stdinClosed).toBe(true);
+  });
+});
