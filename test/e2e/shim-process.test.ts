@@ -1,0 +1,158 @@
+/**
+ * The shim binary as containerd and operators see it: its version, its processes, its events,
+ * native entrypoints, and cleanup after the daemon dies.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { fixture, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
+import { tinyElfX64 } from '../harness/containerd.js';
+
+const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
+const SHIM = path.join(repoRoot, 'bin', 'containerd-shim-nodewasm-v1');
+
+let pc: PrivateContainerd;
+let rootfs: string;
+
+/** Static native programs written byte by byte, so no compiler, image or registry is needed. */
+function writeNative(dir: string, name: string, program: Buffer): void {
+  fs.writeFileSync(path.join(dir, name), program, { mode: 0o755 });
+}
+
+beforeAll(async () => {
+  rootfs = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-native-'));
+  writeNative(rootfs, 'native_exit', tinyElfX64('native says hello\n', { exitCode: 4 }));
+  writeNative(rootfs, 'native_exit9', tinyElfX64('exiting with 9\n', { exitCode: 9 }));
+  writeNative(rootfs, 'pause', tinyElfX64('', { pause: true }));
+  fs.writeFileSync(path.join(rootfs, 'script.sh'), '#!/native_exit\n');
+  fs.chmodSync(path.join(rootfs, 'script.sh'), 0o755);
+  fs.copyFileSync(fixture('spin'), path.join(rootfs, 'spin.wasm'));
+  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin') });
+}, 120_000);
+
+afterAll(async () => {
+  await pc?.stop();
+  if (rootfs) fs.rmSync(rootfs, { recursive: true, force: true });
+});
+
+const ctrRunRootfs = (args: string[]) => pc.ctr(['run', '--rm', ...RUNTIME, '--rootfs', rootfs, ...args], { timeoutMs: 60_000 });
+
+/** The command lines of the live processes whose command line mentions `text`. */
+function processesMentioning(text: string): Array<{ pid: number; cmdline: string }> {
+  const found: Array<{ pid: number; cmdline: string }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (cmdline.includes(text)) found.push({ pid: Number(entry), cmdline });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+describe('the shim binary', () => {
+  it('prints its version with -v', () => {
+    const r = spawnSync(SHIM, ['-v'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/containerd-shim-nodewasm-v1:\n\s+Version: \S+/);
+  });
+
+  it('runs one daemon per task, named and flagged as containerd started it, gone after the task', async () => {
+    const id = uniqueId('ps');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, id, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    const daemons = processesMentioning(`containerd-shim-nodewasm-v1 -namespace default -address ${pc.address}`).filter((p) =>
+      p.cmdline.includes(`-id ${id}`),
+    );
+    expect(daemons).toHaveLength(1);
+    expect(daemons[0]!.cmdline).not.toMatch(/ start$| delete$/);
+    await pc.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+    await pc.ctr(['task', 'rm', id]);
+    await pc.ctr(['containers', 'rm', id]);
+    await waitFor(() => {
+      try {
+        process.kill(daemons[0]!.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+
+  it('publishes create, start, exit and delete events in order, with the exit status', async () => {
+    const id = uniqueId('events');
+    const events = pc.ctrSpawn(['events']);
+    let text = '';
+    events.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const r = await ctrRunRootfs([id, '/native_exit9']);
+    expect(r.code).toBe(9);
+    await waitFor(() => text.includes('/tasks/delete') && text.includes(id));
+    events.kill('SIGTERM');
+    const topics = text
+      .split('\n')
+      .filter((l) => l.includes(id) && l.includes('/tasks/'))
+      .map((l) => /\/tasks\/[a-z-]+/.exec(l)![0]);
+    expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+    expect(text).toMatch(new RegExp(`/tasks/exit.*"container_id":"${id}".*"exit_status":9`));
+  });
+
+  it('cleans up after a daemon killed with SIGKILL: the container dies and nothing lingers', async () => {
+    const id = uniqueId('crash');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, id, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    const containerPid = (await taskRow(pc, id))!.pid;
+    const daemon = processesMentioning(`-address ${pc.address}`).find((p) => p.cmdline.startsWith('containerd-shim-nodewasm-v1') && p.cmdline.includes(`-id ${id}`));
+    expect(daemon).toBeDefined();
+    process.kill(daemon!.pid, 'SIGKILL');
+    await waitFor(async () => (await taskRow(pc, id))?.status !== 'RUNNING');
+    await waitFor(() => {
+      try {
+        process.kill(containerPid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    await pc.ctr(['task', 'rm', id]);
+    await pc.ctr(['containers', 'rm', id]);
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+});
+
+describe('native entrypoints', () => {
+  it('runs an ELF entrypoint as an ordinary runc container with its exit code', async () => {
+    const r = await ctrRunRootfs([uniqueId('elf'), '/native_exit']);
+    expect(r.stdout).toBe('native says hello\n');
+    expect(r.code).toBe(4);
+  });
+
+  it('runs a #! script entrypoint through its interpreter', async () => {
+    const r = await ctrRunRootfs([uniqueId('script'), '/script.sh']);
+    expect(r.stdout).toBe('native says hello\n');
+    expect(r.code).toBe(4);
+  });
+
+  it('stops a native pause-like process with SIGKILL', async () => {
+    const id = uniqueId('pause');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, id, '/pause']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    await pc.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+    const removed = await pc.ctr(['task', 'rm', id]);
+    expect(removed.code).toBe(0);
+    expect(removed.stderr).toContain('exit code 137');
+    expect((await pc.ctr(['containers', 'rm', id])).code).toBe(0);
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+});

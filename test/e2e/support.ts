@@ -1,0 +1,43 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { PrivateContainerd } from '../../src/cli/private-containerd.js';
+
+export { repoRoot, uniqueId } from '../harness/containerd.js';
+import { repoRoot } from '../harness/containerd.js';
+
+export function fixture(name: string): string {
+  return path.join(repoRoot, 'fixtures', 'wasm', `${name}.wasm`);
+}
+
+/** Builds an image holding the named fixtures at /<name>.wasm with our own `nodewasm build`. */
+export function buildFixtureImage(dir: string, name: string, fixtures: string[], extra: string[] = []): string {
+  const out = path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '_')}.tar`);
+  const files = fixtures.map((f) => fixture(f));
+  execFileSync(path.join(repoRoot, 'bin', 'nodewasm'), ['build', '-o', out, '-t', name, ...extra, ...files], { stdio: 'pipe' });
+  return out;
+}
+
+export interface TaskRow {
+  id: string;
+  pid: number;
+  status: string;
+}
+
+export async function taskRow(pc: PrivateContainerd, id: string, namespace?: string): Promise<TaskRow | undefined> {
+  const r = await pc.ctr(['task', 'ls'], namespace ? { namespace } : {});
+  for (const line of r.stdout.split('\n').slice(1)) {
+    const [task, pid, status] = line.trim().split(/\s+/);
+    if (task === id) return { id: task, pid: Number(pid), status: status ?? '' };
+  }
+  return undefined;
+}
+
+/** Polls until the condition holds; fails the test after the timeout. */
+export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+

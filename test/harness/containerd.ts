@@ -1,0 +1,147 @@
+/**
+ * End-to-end test harness: one private containerd per test file, with this checkout's bin/ on its
+ * PATH (so `--runtime io.containerd.nodewasm.v1` finds our shim), stopped and leak-checked after.
+ *
+ *   const env = withPrivateContainerd();
+ *   it('runs', async () => { const r = await env.pc.ctr(['run', '--rm', ...]); ... });
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  findLeftovers,
+  startPrivateContainerd,
+  type CtrResult,
+  type PrivateContainerd,
+  type PrivateContainerdOptions,
+} from '../../src/cli/private-containerd.js';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const binDir = join(repoRoot, 'bin');
+
+export interface HarnessOptions extends Partial<PrivateContainerdOptions> {
+  /** Fail afterAll when the stopped containerd left anything behind. Default true. */
+  checkLeftovers?: boolean;
+}
+
+export interface PrivateContainerdHandle {
+  /** The running instance; only valid inside tests (after beforeAll). */
+  readonly pc: PrivateContainerd;
+  /** Set after afterAll's stop, for tests that want to look. */
+  readonly leftovers: string[] | undefined;
+}
+
+/** Registers beforeAll/afterAll hooks that start and stop one private containerd for this file. */
+export function withPrivateContainerd(options: HarnessOptions = {}): PrivateContainerdHandle {
+  const { checkLeftovers = true, ...containerdOptions } = options;
+  let instance: PrivateContainerd | undefined;
+  let leftovers: string[] | undefined;
+  beforeAll(async () => {
+    instance = await startPrivateContainerd({ shimDir: binDir, ...containerdOptions });
+  }, 60_000);
+  afterAll(async () => {
+    if (instance === undefined) return;
+    await instance.stop();
+    leftovers = await findLeftovers(instance);
+    if (checkLeftovers && leftovers.length > 0) {
+      throw new Error(`the private containerd left things behind:\n  ${leftovers.join('\n  ')}`);
+    }
+  }, 90_000);
+  return {
+    get pc(): PrivateContainerd {
+      if (instance === undefined) throw new Error('the private containerd is not running (used outside a test?)');
+      return instance;
+    },
+    get leftovers(): string[] | undefined {
+      return leftovers;
+    },
+  };
+}
+
+export class CtrError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly result: CtrResult,
+  ) {
+    super(`ctr ${args.join(' ')} exited ${result.code ?? result.signal}: ${result.stderr.trim() || result.stdout.trim()}`);
+  }
+}
+
+/** Runs ctr and throws unless it exits 0. */
+export async function ctrOk(pc: PrivateContainerd, args: string[], namespace?: string): Promise<CtrResult> {
+  const result = await pc.ctr(args, namespace !== undefined ? { namespace } : {});
+  if (result.code !== 0) throw new CtrError(args, result);
+  return result;
+}
+
+/**
+ * Imports an image tar (OCI layout or docker save) for every platform in it and unpacks it.
+ * `--all-platforms` is what lets containerd 1.6 import a wasi/wasm image without naming the
+ * platform: without it, the default linux/amd64 filter drops it ("image might be filtered out").
+ * Returns the names the archive gave its images.
+ */
+export async function importImage(pc: PrivateContainerd, tarPath: string, namespace = 'default'): Promise<string[]> {
+  const result = await ctrOk(pc, ['images', 'import', '--all-platforms', tarPath], namespace);
+  const names: string[] = [];
+  for (const match of result.stdout.matchAll(/^unpacking (\S+) \(sha256:[0-9a-f]+\)/gm)) names.push(match[1]!);
+  return names;
+}
+
+/** A container id no other test (or other private containerd on this machine) will use. */
+export function uniqueId(prefix = 'nw'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * A tiny static x86-64 Linux program, written byte by byte: it writes `message` to stdout, then
+ * either exits with `exitCode` or, with `pause`, waits in pause(2) until a signal ends it. No
+ * compiler and no libc needed, so the harness can be tested on a machine without a toolchain and
+ * without our shim (images of it run under plain runc).
+ */
+export function tinyElfX64(message: string, options: { exitCode?: number; pause?: boolean } = {}): Buffer {
+  const base = 0x400000;
+  const headersSize = 64 + 56;
+  const text = Buffer.from(message, 'utf8');
+  const u32 = (value: number): number[] => [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff];
+  const codeLength = 22 + (options.pause ? 9 : 12);
+  const messageAddress = base + headersSize + codeLength;
+  const code = [
+    0xb8, ...u32(1), // mov eax, 1 (write)
+    0xbf, ...u32(1), // mov edi, 1 (stdout)
+    0xbe, ...u32(messageAddress), // mov esi, message
+    0xba, ...u32(text.length), // mov edx, length
+    0x0f, 0x05, // syscall
+    ...(options.pause
+      ? [0xb8, ...u32(34), 0x0f, 0x05, 0xeb, 0xf7] // again: mov eax, 34 (pause); syscall; jmp again
+      : [0xb8, ...u32(60), 0xbf, ...u32(options.exitCode ?? 0), 0x0f, 0x05]), // exit(code)
+  ];
+  if (code.length !== codeLength) throw new Error('tinyElfX64: code length mismatch');
+  const fileSize = headersSize + code.length + text.length;
+  const elf = Buffer.alloc(fileSize);
+  elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // ELF, 64-bit, little-endian, version 1, SysV
+  elf.writeUInt16LE(2, 16); // ET_EXEC
+  elf.writeUInt16LE(0x3e, 18); // x86-64
+  elf.writeUInt32LE(1, 20);
+  elf.writeBigUInt64LE(BigInt(base + headersSize), 24); // entry
+  elf.writeBigUInt64LE(64n, 32); // program headers offset
+  elf.writeBigUInt64LE(0n, 40); // no section headers
+  elf.writeUInt32LE(0, 48);
+  elf.writeUInt16LE(64, 52); // ELF header size
+  elf.writeUInt16LE(56, 54); // program header size
+  elf.writeUInt16LE(1, 56); // one program header
+  elf.writeUInt16LE(64, 58);
+  elf.writeUInt16LE(0, 60);
+  elf.writeUInt16LE(0, 62);
+  elf.writeUInt32LE(1, 64); // PT_LOAD
+  elf.writeUInt32LE(5, 68); // R+X
+  elf.writeBigUInt64LE(0n, 72); // from file offset 0
+  elf.writeBigUInt64LE(BigInt(base), 80); // vaddr
+  elf.writeBigUInt64LE(BigInt(base), 88); // paddr
+  elf.writeBigUInt64LE(BigInt(fileSize), 96); // filesz
+  elf.writeBigUInt64LE(BigInt(fileSize), 104); // memsz
+  elf.writeBigUInt64LE(0x1000n, 112); // align
+  Buffer.from(code).copy(elf, headersSize);
+  text.copy(elf, headersSize + code.length);
+  return elf;
+}
