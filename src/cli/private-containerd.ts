@@ -788,6 +788,9 @@ async function scanLeftovers(pc: PrivateContainerd, internal: Internal): Promise
     }
     const runcState = join(RUNC_SHIM_ROOT, container.namespace, container.id);
     if (await exists(runcState)) leftovers.push(`runc state: ${runcState}`);
+    // nodewasm keeps runc's state under containerd's state directory (src/container/runc.ts).
+    const nodewasmRuncState = join(pc.state, 'nodewasm-runc', container.namespace, container.id);
+    if (await exists(nodewasmRuncState)) leftovers.push(`runc state: ${nodewasmRuncState}`);
   }
   // Sockets no container id explains: reported only while no other containerd or shim runs on
   // this machine (and none ran when we started), since theirs would look the same.

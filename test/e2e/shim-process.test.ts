@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
 import { fixture, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
 import { tinyElfX64 } from '../harness/containerd.js';
+import { shimSocketPath } from '../../src/shim/socket-address.js';
+import net from 'node:net';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
 const SHIM = path.join(repoRoot, 'bin', 'containerd-shim-nodewasm-v1');
@@ -103,6 +105,44 @@ describe('the shim binary', () => {
       .map((l) => /\/tasks\/[a-z-]+/.exec(l)![0]);
     expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
     expect(text).toMatch(new RegExp(`/tasks/exit.*"container_id":"${id}".*"exit_status":9`));
+  });
+
+  it('survives garbage, truncated and oversized frames on its socket, and logs to containerd', async () => {
+    const id = uniqueId('garbage');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, id, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    const socketPath = shimSocketPath(pc.address, 'default', id);
+    const header = (length: number, streamId: number) => {
+      const b = Buffer.alloc(10);
+      b.writeUInt32BE(length, 0);
+      b.writeUInt32BE(streamId, 4);
+      b.writeUInt8(1, 8);
+      return b;
+    };
+    const payloads = [
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.concat([header(100, 1), Buffer.from('short')]),
+      Buffer.concat([header(5 << 20, 1), Buffer.alloc(5 << 20, 0xaa)]),
+      Buffer.concat([header(4, 1), Buffer.from([0xff, 0xff, 0xff, 0xff])]),
+    ];
+    for (const payload of payloads) {
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(socketPath, () => socket.end(payload));
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+        socket.resume();
+      });
+    }
+    // The daemon still answers containerd.
+    expect((await taskRow(pc, id))?.status).toBe('RUNNING');
+    await pc.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+    expect((await pc.ctr(['task', 'rm', id])).code).toBe(0);
+    await pc.ctr(['containers', 'rm', id]);
+    const log = fs.readFileSync(pc.logPath, 'utf8');
+    expect(log).toMatch(new RegExp(`\\{"level":30,[^\\n]*"id":"${id}"[^\\n]*"msg":"task started"`));
+    expect(await findLeftovers(pc)).toEqual([]);
   });
 
   it('cleans up after a daemon killed with SIGKILL: the container dies and nothing lingers', async () => {
