@@ -99,6 +99,11 @@ export interface PrivateContainerd extends CtrClient {
    * unmounts what is still mounted under its folders (deepest first) and removes them. Idempotent.
    */
   stop(): Promise<void>;
+  /**
+   * Stops containerd alone (SIGTERM to its PID) and starts it again on the same folders, as a
+   * node's containerd restarts: shims and their tasks keep running and containerd reconnects.
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
 }
 
 interface KnownContainer {
@@ -521,25 +526,7 @@ export async function startPrivateContainerd(options: PrivateContainerdOptions):
   const shimSocketsAtStart = new Set(await listDir(SHIM_SOCKET_DIR));
   const othersAtStart = await othersUsingShimSockets({ dir, socketDir, pids: [] });
 
-  const logFd = openSync(logPath, 'a');
-  let child: ChildProcess;
-  try {
-    // Its own process group: a Ctrl-C at the terminal reaches us, and we stop it in order.
-    child = spawn(options.containerdBinary ?? 'containerd', ['--config', configPath], {
-      cwd: dir,
-      detached: true,
-      stdio: ['ignore', logFd, logFd],
-      env: containerdEnvironment(options.shimDir, options.env),
-    });
-  } finally {
-    closeSync(logFd);
-  }
-  const exited = new Promise<void>((resolvePromise) => {
-    child.once('exit', () => resolvePromise());
-    child.once('error', () => resolvePromise());
-  });
-  const spawnError = new Promise<Error>((resolvePromise) => child.once('error', resolvePromise));
-  child.unref();
+  const { child, exited, spawnError } = spawnContainerd(options, configPath, dir, logPath);
 
   const client = ctrClient(address, fifoDir, {
     ...(options.ctrBinary !== undefined ? { ctrBinary: options.ctrBinary } : {}),
@@ -559,6 +546,7 @@ export async function startPrivateContainerd(options: PrivateContainerdOptions):
     snapshotter: options.snapshotter ?? 'overlayfs',
     cri,
     stop: () => stopPrivateContainerd(pc),
+    restart: (whileStopped) => restartPrivateContainerd(pc, whileStopped),
   };
   const internal: Internal = {
     options,
@@ -591,6 +579,53 @@ export async function startPrivateContainerd(options: PrivateContainerdOptions):
     const message = error instanceof Error ? error.message : String(error);
     throw new Error(`private containerd failed to start: ${message}\n--- ${logPath} (last lines) ---\n${log}`, { cause: error });
   }
+}
+
+/** Starts containerd in its own process group, its output to the log file. */
+function spawnContainerd(
+  options: PrivateContainerdOptions,
+  configPath: string,
+  dir: string,
+  logPath: string,
+): { child: ChildProcess; exited: Promise<void>; spawnError: Promise<Error> } {
+  const logFd = openSync(logPath, 'a');
+  let child: ChildProcess;
+  try {
+    // Its own process group: a Ctrl-C at the terminal reaches us, and we stop it in order.
+    child = spawn(options.containerdBinary ?? 'containerd', ['--config', configPath], {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: containerdEnvironment(options.shimDir, options.env),
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  const exited = new Promise<void>((resolvePromise) => {
+    child.once('exit', () => resolvePromise());
+    child.once('error', () => resolvePromise());
+  });
+  const spawnError = new Promise<Error>((resolvePromise) => child.once('error', resolvePromise));
+  child.unref();
+  return { child, exited, spawnError };
+}
+
+async function restartPrivateContainerd(pc: PrivateContainerd, whileStopped?: () => Promise<void>): Promise<void> {
+  const internal = internals.get(pc);
+  if (!internal || internal.stopped || internal.stopping) throw new Error('this private containerd is stopped');
+  await terminate(pc.pid, 10_000);
+  await internal.exited;
+  if (internal.events?.pid !== undefined) await terminate(internal.events.pid, 2_000);
+  await whileStopped?.();
+  const { child, exited, spawnError } = spawnContainerd(internal.options, pc.configPath, pc.dir, pc.logPath);
+  internal.child = child;
+  internal.exited = exited;
+  const failure = await Promise.race([spawnError, sleep(0).then(() => undefined)]);
+  if (failure !== undefined || child.pid === undefined) throw failure ?? new Error('containerd did not start again');
+  pc.pid = child.pid;
+  await writeFile(join(pc.dir, 'containerd.pid'), `${child.pid}\n`);
+  await waitUntilReady(pc, internal, internal.options.startTimeoutMs ?? 30_000);
+  await startEventsRecorder(pc, internal, internal.options);
 }
 
 async function waitUntilReady(pc: PrivateContainerd, internal: Internal, timeoutMs: number): Promise<void> {

@@ -32,7 +32,8 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(rootfs, 'script.sh'), '#!/native_exit\n');
   fs.chmodSync(path.join(rootfs, 'script.sh'), 0o755);
   fs.copyFileSync(fixture('spin'), path.join(rootfs, 'spin.wasm'));
-  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin') });
+  // Debug level: containerd passes -debug to the shim, whose event retries then show in the log.
+  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin'), debug: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -164,6 +165,110 @@ describe('the shim binary', () => {
       }
     });
     await pc.ctr(['task', 'rm', id]);
+    await pc.ctr(['containers', 'rm', id]);
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+});
+
+describe('one daemon per pod', () => {
+  const daemonsOf = (key: string) =>
+    processesMentioning(`containerd-shim-nodewasm-v1 -namespace default -address ${pc.address}`).filter((p) => p.cmdline.includes(`-id ${key}`));
+
+  it('groups tasks by sandbox id; signals and exits stay with their own task; the daemon leaves with the last', async () => {
+    const pod = uniqueId('pod');
+    const first = `${pod}-a`;
+    const second = `${pod}-b`;
+    for (const id of [first, second]) {
+      const r = await pc.ctr(['run', '-d', ...RUNTIME, '--annotation', `io.kubernetes.cri.sandbox-id=${pod}`, '--rootfs', rootfs, id, '/spin.wasm']);
+      expect(r.code, r.stderr).toBe(0);
+      await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    }
+    // The daemon was spawned for the first task and serves both.
+    const daemons = daemonsOf(first);
+    expect(daemons).toHaveLength(1);
+    expect(daemonsOf(second)).toHaveLength(0);
+    expect(fs.readFileSync(path.join(pc.state, 'io.containerd.runtime.v2.task', 'default', second, 'address'), 'utf8')).toBe(
+      fs.readFileSync(path.join(pc.state, 'io.containerd.runtime.v2.task', 'default', first, 'address'), 'utf8'),
+    );
+
+    await pc.ctr(['task', 'kill', '-s', 'SIGTERM', first]);
+    await waitFor(async () => (await taskRow(pc, first))?.status === 'STOPPED');
+    expect((await taskRow(pc, second))?.status).toBe('RUNNING');
+    const removed = await pc.ctr(['task', 'rm', first]);
+    expect(removed.stderr).toContain('exit code 143');
+    await pc.ctr(['containers', 'rm', first]);
+    // Still serving the other task.
+    expect(() => process.kill(daemons[0]!.pid, 0)).not.toThrow();
+    expect((await taskRow(pc, second))?.status).toBe('RUNNING');
+
+    await pc.ctr(['task', 'kill', '-s', 'SIGKILL', second]);
+    await waitFor(async () => (await taskRow(pc, second))?.status === 'STOPPED');
+    expect((await pc.ctr(['task', 'rm', second])).stderr).toContain('exit code 137');
+    await pc.ctr(['containers', 'rm', second]);
+    await waitFor(() => {
+      try {
+        process.kill(daemons[0]!.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+});
+
+describe('containerd restarts', () => {
+  it('keeps tasks running and controllable, and loses no exit event', async () => {
+    const id = uniqueId('restart');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, id, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    const pid = (await taskRow(pc, id))!.pid;
+    await pc.restart();
+    expect(await taskRow(pc, id)).toMatchObject({ status: 'RUNNING', pid });
+    // The exit is published over a new events connection.
+    const killed = await pc.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    expect(killed.code, killed.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+    await waitFor(() => fs.readFileSync(pc.eventsLogPath, 'utf8').includes(`"container_id":"${id}","id":"${id}"`));
+    const removed = await pc.ctr(['task', 'rm', id]);
+    expect(removed.stderr).toContain('exit code 137');
+    await pc.ctr(['containers', 'rm', id]);
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+
+  it('delivers an exit that happened while containerd was down once it is back', async () => {
+    const id = uniqueId('down');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, id, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    const pid = (await taskRow(pc, id))!.pid;
+    await pc.restart(async () => {
+      process.kill(pid, 'SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    });
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+    const exitForwarded = () =>
+      fs.readFileSync(pc.logPath, 'utf8').split('\n').some((line) => line.includes('"topic":"/tasks/exit"') && line.includes('event forwarded'));
+    await waitFor(exitForwarded);
+    const log = fs.readFileSync(pc.logPath, 'utf8');
+    expect(log).toMatch(/"topic":"\/tasks\/exit"[^\n]*forwarding an event failed; retrying/);
+    expect((await pc.ctr(['task', 'rm', id])).stderr).toContain('exit code 137');
+    await pc.ctr(['containers', 'rm', id]);
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+
+  it('reports a runner killed from outside as the signal it died of', async () => {
+    const id = uniqueId('outside');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, id, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    const tini = (await taskRow(pc, id))!.pid;
+    const runner = processesMentioning('/.nodewasm/runner.mjs').find((p) => fs.readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(' ')[3] === String(tini));
+    expect(runner).toBeDefined();
+    process.kill(runner!.pid, 'SIGKILL');
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+    expect((await pc.ctr(['task', 'rm', id])).stderr).toContain('exit code 137');
     await pc.ctr(['containers', 'rm', id]);
     expect(await findLeftovers(pc)).toEqual([]);
   });

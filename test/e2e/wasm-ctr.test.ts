@@ -112,6 +112,16 @@ describe('ctr run of a WASI preview1 module', () => {
   });
 });
 
+describe('snapshotters', () => {
+  it('mounts a native-snapshotter rootfs (a bind mount) as well as overlay', async () => {
+    const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--snapshotter', 'native', '--platform', 'wasi/wasm', IMAGE, uniqueId('native-snap'), '/hello.wasm'], { timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('hello from wasm');
+    expect(r.code).toBe(0);
+    await expectNothingLeft();
+  });
+});
+
 describe('the guest\'s user', () => {
   it('runs as the image\'s user: uid 1000 may not write into a root-owned /, root may', async () => {
     const denied = await run([USER_IMAGE, uniqueId('uid'), '/write_file.wasm', '/denied.txt', 'x']);
