@@ -13,9 +13,15 @@ export const LayoutFile = {
   config: 'config.json',
   /** runc's root directory for wasm containers (holds /proc, /dev, /sys, the guest and the runner). */
   root: 'root',
-  settings: 'settings.json',
+  /** The runner's settings files, one per process (bind-mounted read-only as a directory). */
+  settings: 'settings',
   initPid: 'init.pid',
   runcLog: 'runc.log',
+  /** Per exec: its OCI process for `runc exec`, its pid file and runc log. */
+  execProcess: (execId: string) => `exec-${execId}.process.json`,
+  execPid: (execId: string) => `exec-${execId}.pid`,
+  execLog: (execId: string) => `exec-${execId}.runc.log`,
+  execSettings: (execId: string) => `exec-${execId}.json`,
 } as const;
 
 export function readBundleSpec(bundle: string): OciSpec {

@@ -5,11 +5,14 @@ import { imageRootPath, layoutDir, LayoutFile, readBundleSpec } from './bundle.j
 import { mountRootfs, unmountAll, type RootfsMount } from './rootfs.js';
 import { lookupEntrypoint, resolveInRoot, DEFAULT_PATH } from './resolve-in-root.js';
 import { classifyFile, type WorkloadKind } from './workload.js';
-import { deriveRunnerSettings, deriveWasmSpec } from './derive-spec.js';
+import { deriveRunnerSettings, deriveWasmSpec, INIT_SETTINGS, runnerCommand } from './derive-spec.js';
 import { findRunnerFiles } from './runner-files.js';
 import { ProcessStdio, type StdioPaths } from './stdio.js';
-import { RuncRun, runcForceDelete, runcKill, runcRootForBundle, usesSystemdCgroup, type ExitResult, type RuncContext } from './runc.js';
-import { specEnvValue, type OciSpec } from './spec.js';
+import { RuncRun, runcForceDelete, runcKill, runcPause, runcResume, runcRootForBundle, usesSystemdCgroup, type RuncContext } from './runc.js';
+import { specEnvValue, type OciProcess, type OciSpec } from './spec.js';
+import { ExecProcess, signalPid, type StartedProcess } from './exec-process.js';
+
+export type { StartedProcess } from './exec-process.js';
 
 export interface CreateContainerOptions {
   id: string;
@@ -19,9 +22,10 @@ export interface CreateContainerOptions {
   stdio: StdioPaths;
 }
 
-export interface StartedProcess {
-  pid: number;
-  exited: Promise<ExitResult>;
+/** What Exec asks for: the OCI process (JSON, as containerd sends it) and its stdio. */
+export interface ExecOptions {
+  processJson: Uint8Array;
+  stdio: StdioPaths;
 }
 
 /**
@@ -38,6 +42,8 @@ export class Container {
     readonly id: string,
     readonly workload: WorkloadKind,
     private readonly bundle: string,
+    private readonly spec: OciSpec,
+    private readonly imageRoot: string,
     private readonly runcBundle: string,
     private readonly runcContext: RuncContext,
     private readonly mountedRootfs: string | undefined,
@@ -74,7 +80,7 @@ export class Container {
         await writeWasmBundle(layout, spec, imageRoot, entrypoint, workload);
         runcBundle = layout;
       }
-      return new Container(id, workload, bundle, runcBundle, runcContext, mountedRootfs, stdio);
+      return new Container(id, workload, bundle, spec, imageRoot, runcBundle, runcContext, mountedRootfs, stdio);
     } catch (err) {
       for (const cleanup of cleanups.reverse()) {
         try {
@@ -119,12 +125,50 @@ export class Container {
       });
       return;
     }
+    if (this.hasExited) throw new ContainerError('not-found', `container ${this.id} has already exited`);
+    signalPid(this.pid, signal, `container ${this.id}`);
+  }
+
+  async pause(): Promise<void> {
+    await runcPause(this.runcContext, this.id).catch((err: unknown) => {
+      throw new ContainerError('precondition', `pausing container ${this.id}: ${(err as Error).message}`, { cause: err });
+    });
+  }
+
+  async resume(): Promise<void> {
+    await runcResume(this.runcContext, this.id).catch((err: unknown) => {
+      throw new ContainerError('precondition', `resuming container ${this.id}: ${(err as Error).message}`, { cause: err });
+    });
+  }
+
+  /**
+   * Prepares a second process in this container. In a wasm container it must be wasm too: the
+   * runner runs it with settings of its own; a native container runs the process as given.
+   */
+  async exec(execId: string, options: ExecOptions): Promise<ExecProcess> {
+    const requested = parseProcess(options.processJson);
+    const layout = layoutDir(this.bundle);
+    if (this.workload.kind === 'native') {
+      return ExecProcess.prepare({ execId, containerId: this.id, layout, runcContext: this.runcContext, process: requested, stdio: options.stdio, extraFiles: [] });
+    }
+    const arg0 = requested.args![0]!;
+    const searchPath = specEnvValue(requested.env, 'PATH') ?? specEnvValue(this.spec.process!.env, 'PATH') ?? DEFAULT_PATH;
+    const entrypoint = lookupEntrypoint(this.imageRoot, arg0, searchPath, requested.cwd || '/');
+    const workload = classifyFile(path.join(this.imageRoot, entrypoint), arg0);
+    if (workload.kind === 'native') {
+      throw new ContainerError('invalid', `exec "${arg0}": a native program cannot run in a WebAssembly container; exec a .wasm module`);
+    }
+    const settingsName = LayoutFile.execSettings(execId);
+    const settingsFile = path.join(layout, LayoutFile.settings, settingsName);
+    const kind = workload.kind === 'wasm-component' ? 'component' : 'module';
+    fs.writeFileSync(settingsFile, JSON.stringify(deriveRunnerSettings({ userSpec: this.spec, process: requested, kind, entrypoint })), { mode: 0o644 });
+    // The exec keeps the requested user, capabilities and limits; only what runs changes.
+    const runnerProcess: OciProcess = { ...requested, terminal: false, args: runnerCommand(settingsName), env: [], cwd: '/' };
     try {
-      process.kill(this.pid, signal);
+      return ExecProcess.prepare({ execId, containerId: this.id, layout, runcContext: this.runcContext, process: runnerProcess, stdio: options.stdio, extraFiles: [settingsFile] });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ESRCH') throw new ContainerError('not-found', `process ${this.pid} of container ${this.id} has already exited`);
-      throw new ContainerError('internal', `signalling container ${this.id}: ${(err as Error).message}`, { cause: err });
+      fs.rmSync(settingsFile, { force: true });
+      throw err;
     }
   }
 
@@ -147,13 +191,31 @@ export class Container {
   }
 }
 
+function parseProcess(json: Uint8Array): OciProcess {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(json).toString('utf8'));
+  } catch (err) {
+    throw new ContainerError('invalid', `the exec's process spec is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const process = value as OciProcess;
+  if (typeof process !== 'object' || process === null || !Array.isArray(process.args) || !process.args[0]) {
+    throw new ContainerError('invalid', 'the exec\'s process has no args: give the program to run');
+  }
+  if (process.terminal) {
+    throw new ContainerError('unsupported', 'a terminal (-t) is not supported by nodewasm: exec without -t');
+  }
+  return process;
+}
+
 async function writeWasmBundle(layout: string, spec: OciSpec, imageRoot: string, entrypoint: string, workload: WorkloadKind): Promise<void> {
   const runnerFiles = await findRunnerFiles();
-  const settingsFile = path.join(layout, LayoutFile.settings);
+  const settingsDir = path.join(layout, LayoutFile.settings);
   const runcRoot = path.join(layout, LayoutFile.root);
   fs.mkdirSync(runcRoot, { mode: 0o755 });
+  fs.mkdirSync(settingsDir, { mode: 0o755 });
   const kind = workload.kind === 'wasm-component' ? 'component' : 'module';
-  fs.writeFileSync(settingsFile, JSON.stringify(deriveRunnerSettings({ userSpec: spec, kind, entrypoint })), { mode: 0o644 });
+  fs.writeFileSync(path.join(settingsDir, INIT_SETTINGS), JSON.stringify(deriveRunnerSettings({ userSpec: spec, kind, entrypoint })), { mode: 0o644 });
   const guestPathExists = (guestPath: string) => {
     try {
       resolveInRoot(imageRoot, guestPath);
@@ -162,7 +224,7 @@ async function writeWasmBundle(layout: string, spec: OciSpec, imageRoot: string,
       return false;
     }
   };
-  const derived = deriveWasmSpec({ userSpec: spec, imageRoot, runcRoot, settingsFile, runnerFiles, guestPathExists });
+  const derived = deriveWasmSpec({ userSpec: spec, imageRoot, runcRoot, settingsDir, runnerFiles, guestPathExists });
   fs.writeFileSync(path.join(layout, LayoutFile.config), JSON.stringify(derived), { mode: 0o600 });
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RunnerSettings } from '../wasm/settings.js';
-import type { OciMount, OciSpec } from './spec.js';
+import type { OciMount, OciProcess, OciSpec } from './spec.js';
 import type { RunnerFiles } from './runner-files.js';
 
 /**
@@ -16,8 +16,14 @@ export const WasmLayout = {
   libraryDir: '/.nodewasm/lib',
   node: '/.nodewasm/node',
   runner: '/.nodewasm/runner.mjs',
-  settings: '/.nodewasm/settings.json',
+  /** One settings file per process: init.json, and exec-<id>.json for each exec. */
+  settingsDir: '/.nodewasm/settings',
 } as const;
+
+/** The settings file of the init process, or of an exec, as the runner sees it. */
+export function settingsPathInContainer(fileName: string): string {
+  return `${WasmLayout.settingsDir}/${fileName}`;
+}
 
 export interface WasmSpecInputs {
   userSpec: OciSpec;
@@ -25,8 +31,8 @@ export interface WasmSpecInputs {
   imageRoot: string;
   /** Absolute host path of the directory that becomes runc's root. */
   runcRoot: string;
-  /** Host path of the runner's settings file. */
-  settingsFile: string;
+  /** Host directory of the runner's settings files (init's is written as INIT_SETTINGS). */
+  settingsDir: string;
   runnerFiles: RunnerFiles;
   /** Whether a guest path exists in the image root (decides which filesystem mounts apply). */
   guestPathExists(guestPath: string): boolean;
@@ -71,7 +77,8 @@ export function deriveWasmSpec(inputs: WasmSpecInputs): OciSpec {
     [files.loader, WasmLayout.loader],
     [files.node, WasmLayout.node],
     [files.runner, WasmLayout.runner],
-    [inputs.settingsFile, WasmLayout.settings],
+    // A directory, so that settings written later for exec processes show up in the container.
+    [inputs.settingsDir, WasmLayout.settingsDir],
     ...[...files.libraries].map(([name, source]): [string, string] => [source, `${WasmLayout.libraryDir}/${name}`]),
   ];
   for (const [source, destination] of binds) {
@@ -81,31 +88,37 @@ export function deriveWasmSpec(inputs: WasmSpecInputs): OciSpec {
   spec.root = { path: inputs.runcRoot, readonly: true };
   spec.process = {
     ...structuredClone(user.process!),
-    args: runnerCommand(),
+    args: [WasmLayout.tini, '-s', '-g', '--', ...runnerCommand(INIT_SETTINGS)],
     env: [],
     cwd: '/',
   };
   return spec;
 }
 
-/** tini as PID 1, then the loader starting the pinned Node on the runner, outside the image's /lib. */
-export function runnerCommand(): string[] {
+export const INIT_SETTINGS = 'init.json';
+
+/**
+ * The loader starting the pinned Node on the runner, outside the image's /lib. The init process
+ * runs it under tini (PID 1); an exec runs it directly, since it is not PID 1.
+ */
+export function runnerCommand(settingsFile: string): string[] {
   return [
-    WasmLayout.tini, '-s', '-g', '--',
     WasmLayout.loader, '--library-path', WasmLayout.libraryDir,
-    WasmLayout.node, '--no-warnings', WasmLayout.runner, WasmLayout.settings,
+    WasmLayout.node, '--no-warnings', WasmLayout.runner, settingsPathInContainer(settingsFile),
   ];
 }
 
 export interface RunnerSettingsInputs {
   userSpec: OciSpec;
+  /** The process to run: the spec's own, or an exec's. */
+  process?: OciProcess;
   kind: RunnerSettings['kind'];
   /** The entrypoint's resolved guest path. */
   entrypoint: string;
 }
 
 export function deriveRunnerSettings(inputs: RunnerSettingsInputs): RunnerSettings {
-  const process = inputs.userSpec.process!;
+  const process = inputs.process ?? inputs.userSpec.process!;
   const memoryLimit = inputs.userSpec.linux?.resources?.memory?.limit;
   const settings: RunnerSettings = {
     version: 1,

@@ -42,8 +42,9 @@ export interface ExitResult {
 }
 
 /**
- * One `runc run` in the foreground. runc stays the parent of the container's PID 1 and exits with
- * its status, which Node (not a subreaper) could not learn otherwise.
+ * One `runc run` (a container's init) or `runc exec` (another process in it) in the foreground.
+ * runc stays the parent of the process and exits with its status, which Node (not a subreaper)
+ * could not learn otherwise.
  */
 export class RuncRun {
   private readonly child: ChildProcess;
@@ -55,14 +56,11 @@ export class RuncRun {
     readonly id: string,
     private readonly pidFile: string,
     private readonly logFile: string,
-    bundle: string,
+    subcommand: string[],
     stdio: StdioOptions,
   ) {
     fs.mkdirSync(ctx.root, { recursive: true, mode: 0o711 });
-    this.child = spawn(RUNC, [...globalArgs(ctx, logFile), 'run', '--bundle', bundle, '--pid-file', pidFile, '--no-new-keyring', id], {
-      stdio,
-      detached: false,
-    });
+    this.child = spawn(RUNC, [...globalArgs(ctx, logFile), ...subcommand], { stdio, detached: false });
     this.exited = new Promise<ExitResult>((resolve) => {
       let settled = false;
       const settle = (status: number) => {
@@ -78,7 +76,14 @@ export class RuncRun {
   }
 
   static start(options: { ctx: RuncContext; id: string; bundle: string; pidFile: string; logFile: string; stdio: StdioOptions }): RuncRun {
-    return new RuncRun(options.ctx, options.id, options.pidFile, options.logFile, options.bundle, options.stdio);
+    const { ctx, id, bundle, pidFile, logFile, stdio } = options;
+    return new RuncRun(ctx, id, pidFile, logFile, ['run', '--bundle', bundle, '--pid-file', pidFile, '--no-new-keyring', id], stdio);
+  }
+
+  /** `runc exec` of the OCI process in `processFile` into the running container `id`. */
+  static exec(options: { ctx: RuncContext; id: string; processFile: string; pidFile: string; logFile: string; stdio: StdioOptions }): RuncRun {
+    const { ctx, id, processFile, pidFile, logFile, stdio } = options;
+    return new RuncRun(ctx, id, pidFile, logFile, ['exec', '--process', processFile, '--pid-file', pidFile, id], stdio);
   }
 
   get process(): ChildProcess {
@@ -100,7 +105,7 @@ export class RuncRun {
       if (runcExited) {
         const pidAfterExit = readPidFile(this.pidFile);
         if (pidAfterExit !== undefined) return pidAfterExit;
-        throw new ContainerError('internal', `runc could not start the container: ${lastRuncError(this.logFile) ?? `runc exited with ${(await this.exited).status}`}`);
+        throw new ContainerError('internal', `runc could not start the process: ${lastRuncError(this.logFile) ?? `runc exited with ${(await this.exited).status}`}`);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
@@ -148,6 +153,14 @@ export async function runcKill(ctx: RuncContext, id: string, signal: number, all
   if (all) args.push('--all');
   args.push(id, String(signal));
   await run(RUNC, args);
+}
+
+export async function runcPause(ctx: RuncContext, id: string): Promise<void> {
+  await run(RUNC, [...globalArgs(ctx), 'pause', id]);
+}
+
+export async function runcResume(ctx: RuncContext, id: string): Promise<void> {
+  await run(RUNC, [...globalArgs(ctx), 'resume', id]);
 }
 
 /** Removes what runc knows of a container, killing what is left of it. Absent is fine. */

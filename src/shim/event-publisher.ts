@@ -122,5 +122,15 @@ export function encodeEvent(event: TaskEvent, namespace: string): [string, Uint8
         exitStatus: event.exitStatus,
         exitedAt: event.exitedAt ? timestampFromDate(event.exitedAt) : undefined,
       }, namespace);
+    case 'exec-added':
+      return envelope(TaskEvents.execAdded, { containerId: event.containerId, execId: event.execId }, namespace);
+    case 'exec-started':
+      return envelope(TaskEvents.execStarted, { containerId: event.containerId, execId: event.execId, pid: event.pid }, namespace);
+    case 'paused':
+      return envelope(TaskEvents.paused, { containerId: event.containerId }, namespace);
+    case 'resumed':
+      return envelope(TaskEvents.resumed, { containerId: event.containerId }, namespace);
+    case 'oom':
+      return envelope(TaskEvents.oom, { containerId: event.containerId }, namespace);
   }
 }

@@ -6,22 +6,36 @@ import { runStart } from './start.js';
 import { runDelete } from './delete.js';
 import { runDaemon } from './daemon.js';
 import { Container, cleanupAfterShim } from '../container/index.js';
-import type { RuntimeFactory } from './runtime.js';
+import type { RuntimeFactory, TaskRuntime } from './runtime.js';
 
 export const SHIM_NAME = 'containerd-shim-nodewasm-v1';
 declare const NODEWASM_VERSION: string | undefined;
 const VERSION = typeof NODEWASM_VERSION === 'string' ? NODEWASM_VERSION : '0.0.0-dev';
 
-/** Containers run by runc, as the container layer does it. */
+/** Containers run by runc, as the container layer does it: the one place the two layers meet. */
 const containerRuntimes: RuntimeFactory = {
-  create: (request) =>
-    Container.create({
+  async create(request): Promise<TaskRuntime> {
+    const container = await Container.create({
       id: request.id,
       namespace: request.namespace,
       bundle: request.bundle,
       rootfs: request.rootfs,
       stdio: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
-    }),
+    });
+    return {
+      start: () => container.start(),
+      kill: (signal, all) => container.kill(signal, all),
+      closeStdin: () => container.closeStdin(),
+      destroy: () => container.destroy(),
+      pause: () => container.pause(),
+      resume: () => container.resume(),
+      exec: (execId, exec) =>
+        container.exec(execId, {
+          processJson: exec.processJson,
+          stdio: { stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr, terminal: exec.terminal },
+        }),
+    };
+  },
 };
 
 /** In `ps`, every shim process shows the shim's name and containerd's flags, as Go shims do. */

@@ -45,6 +45,16 @@ export abstract class ProcessState {
     throw this.refuse('delete');
   }
 
+  /** The state after the container is frozen. */
+  pause(): ProcessState {
+    throw this.refuse('pause');
+  }
+
+  /** The state after the container is thawed. */
+  resume(): ProcessState {
+    throw this.refuse('resume');
+  }
+
   get exit(): ExitRecord | undefined {
     return undefined;
   }
@@ -80,6 +90,27 @@ export class RunningState extends ProcessState {
 
   override kill(): 'signal' {
     return 'signal';
+  }
+
+  override pause(): ProcessState {
+    return new PausedState();
+  }
+}
+
+/** Frozen by the cgroup freezer: it can still be killed (SIGKILL lands once thawed) or resumed. */
+export class PausedState extends ProcessState {
+  readonly name = 'paused';
+
+  override exited(exit: ExitRecord): ProcessState {
+    return new StoppedState(exit);
+  }
+
+  override kill(): 'signal' {
+    return 'signal';
+  }
+
+  override resume(): ProcessState {
+    return new RunningState();
   }
 }
 

@@ -21,12 +21,35 @@ export interface StartedProcess {
   exited: Promise<ExitRecord>;
 }
 
-export interface TaskRuntime {
+/** One process the task layer starts, signals and removes: a container's init or an exec. */
+export interface ProcessRuntime {
   start(): Promise<StartedProcess>;
   kill(signal: number, all: boolean): Promise<void>;
   closeStdin(): void;
-  /** Removes everything the container left: processes, mounts, files. */
+  /** Removes everything the process left behind. */
   destroy(): Promise<void>;
+}
+
+export interface ExecRequest {
+  /** The OCI process, as the JSON containerd sends in ExecProcessRequest.spec. */
+  processJson: Uint8Array;
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+/** Resource figures of a container: an Any as containerd's Stats expects it. */
+export interface EncodedAny {
+  typeUrl: string;
+  value: Uint8Array;
+}
+
+/** A container: its init process plus what applies to the whole container. */
+export interface TaskRuntime extends ProcessRuntime {
+  exec(execId: string, request: ExecRequest): Promise<ProcessRuntime>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
 }
 
 export interface RuntimeFactory {
@@ -45,7 +68,12 @@ export type TaskEvent =
     }
   | { type: 'start'; containerId: string; pid: number }
   | { type: 'exit'; containerId: string; id: string; pid: number; exitStatus: number; exitedAt: Date }
-  | { type: 'delete'; containerId: string; pid: number; exitStatus: number; exitedAt: Date | undefined };
+  | { type: 'delete'; containerId: string; pid: number; exitStatus: number; exitedAt: Date | undefined }
+  | { type: 'exec-added'; containerId: string; execId: string }
+  | { type: 'exec-started'; containerId: string; execId: string; pid: number }
+  | { type: 'paused'; containerId: string }
+  | { type: 'resumed'; containerId: string }
+  | { type: 'oom'; containerId: string };
 
 export interface TaskEventSink {
   publish(event: TaskEvent): void;

@@ -1,6 +1,6 @@
 import { TaskError } from './errors.js';
 import { CreatedState, ProcessStatus, RunningState, type ExitRecord, type ProcessState } from './process-state.js';
-import type { RuntimeFactory, TaskCreateRequest, TaskEventSink, TaskRuntime } from './runtime.js';
+import type { ExecRequest, ProcessRuntime, RuntimeFactory, TaskCreateRequest, TaskEventSink, TaskRuntime } from './runtime.js';
 import type { Logger } from './log.js';
 
 /** A process's view for State. */
@@ -18,12 +18,26 @@ export interface ProcessView {
   exitedAt: Date | undefined;
 }
 
-/** One process (the init process today; exec processes use the same machinery). */
+interface ProcessStdioPaths {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+/** One process of a task (its init, or an exec) with its state machine. */
 class TaskProcess {
   state: ProcessState = new CreatedState();
   pid = 0;
   private starting = false;
   private readonly exitWaiters: Array<(exit: ExitRecord) => void> = [];
+
+  constructor(
+    /** '' for the init process. */
+    readonly execId: string,
+    readonly runtime: ProcessRuntime,
+    readonly stdio: ProcessStdioPaths,
+  ) {}
 
   /** Moves to the next state; on the first exit, wakes every Wait. */
   transition(next: ProcessState): void {
@@ -53,12 +67,13 @@ interface Task {
   request: TaskCreateRequest;
   runtime: TaskRuntime;
   init: TaskProcess;
+  execs: Map<string, TaskProcess>;
 }
 
 /**
  * The task layer without a wire: creates, starts, signals, waits for and deletes the tasks of one
- * shim daemon, keeps one state machine per process, and publishes containerd's task events in
- * order. The Task service is a thin adapter over it.
+ * shim daemon and their exec processes, keeps one state machine per process, and publishes
+ * containerd's task events in order. The Task service is a thin adapter over it.
  */
 export class TaskManager {
   private readonly tasks = new Map<string, Task>();
@@ -83,7 +98,7 @@ export class TaskManager {
     this.creating.add(request.id);
     try {
       const runtime = await this.runtimes.create(request);
-      this.tasks.set(request.id, { request, runtime, init: new TaskProcess() });
+      this.tasks.set(request.id, { request, runtime, init: new TaskProcess('', runtime, request), execs: new Map() });
     } finally {
       this.creating.delete(request.id);
     }
@@ -99,21 +114,44 @@ export class TaskManager {
     return { pid: 0 };
   }
 
+  async exec(id: string, execId: string, request: ExecRequest): Promise<void> {
+    const task = this.task(id);
+    if (execId === '') throw new TaskError('invalid', 'exec id is empty');
+    if (task.execs.has(execId)) throw new TaskError('already-exists', `exec ${execId} already exists in task ${id}`);
+    if (task.init.state.name !== 'running') {
+      throw new TaskError('precondition', `cannot exec in task ${id}: its process is ${task.init.state.name}`);
+    }
+    // Reserved before the await, so a concurrent Exec of the same id is refused.
+    const reserved = new TaskProcess(execId, { start: notReady, kill: notReady, closeStdin: () => undefined, destroy: async () => undefined }, request);
+    task.execs.set(execId, reserved);
+    let runtime: ProcessRuntime;
+    try {
+      runtime = await task.runtime.exec(execId, request);
+    } catch (err) {
+      task.execs.delete(execId);
+      throw err;
+    }
+    task.execs.set(execId, new TaskProcess(execId, runtime, request));
+    this.events.publish({ type: 'exec-added', containerId: id, execId });
+    this.log.info({ id, exec_id: execId }, 'exec added');
+  }
+
   async start(id: string, execId: string): Promise<{ pid: number }> {
     const task = this.task(id);
     const proc = this.process(task, execId);
     proc.beginStart();
     let started;
     try {
-      started = await task.runtime.start();
+      started = await proc.runtime.start();
     } finally {
       proc.endStart();
     }
     proc.pid = started.pid;
     proc.transition(new RunningState());
-    this.events.publish({ type: 'start', containerId: id, pid: started.pid });
-    this.log.info({ id, pid: started.pid }, 'task started');
-    // Attached after TaskStart is queued, so TaskExit always follows it.
+    if (execId === '') this.events.publish({ type: 'start', containerId: id, pid: started.pid });
+    else this.events.publish({ type: 'exec-started', containerId: id, execId, pid: started.pid });
+    this.log.info({ id, exec_id: execId || undefined, pid: started.pid }, 'process started');
+    // Attached after the start event is queued, so TaskExit always follows it.
     void started.exited.then((exit) => this.onExit(task, proc, exit));
     return { pid: started.pid };
   }
@@ -122,26 +160,25 @@ export class TaskManager {
     if (proc.state.exit) return;
     proc.transition(proc.state.exited(exit));
     const id = task.request.id;
-    this.events.publish({ type: 'exit', containerId: id, id, pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at });
-    this.log.info({ id, pid: proc.pid, exit_status: exit.status }, 'task exited');
+    // The CRI matches TaskExit.id: the container id for init, the exec id for an exec.
+    this.events.publish({ type: 'exit', containerId: id, id: proc.execId || id, pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at });
+    this.log.info({ id, exec_id: proc.execId || undefined, pid: proc.pid, exit_status: exit.status }, 'process exited');
   }
 
   state(id: string, execId: string): ProcessView {
     const task = this.task(id);
     const proc = this.process(task, execId);
-    const r = task.request;
     const name = proc.state.name;
-    const status = name === 'deleted' ? ProcessStatus.stopped : ProcessStatus[name];
     return {
       id,
       execId,
-      bundle: r.bundle,
+      bundle: task.request.bundle,
       pid: proc.pid,
-      status,
-      stdin: r.stdin,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      terminal: r.terminal,
+      status: name === 'deleted' ? ProcessStatus.stopped : ProcessStatus[name],
+      stdin: proc.stdio.stdin,
+      stdout: proc.stdio.stdout,
+      stderr: proc.stdio.stderr,
+      terminal: proc.stdio.terminal,
       exitStatus: proc.state.exit?.status ?? 0,
       exitedAt: proc.state.exit?.at,
     };
@@ -160,34 +197,61 @@ export class TaskManager {
       // Never started: it ends here, and says so as any exit would.
       proc.transition(outcome);
       const exit = outcome.exit!;
-      this.events.publish({ type: 'exit', containerId: id, id, pid: 0, exitStatus: exit.status, exitedAt: exit.at });
+      this.events.publish({ type: 'exit', containerId: id, id: execId || id, pid: 0, exitStatus: exit.status, exitedAt: exit.at });
       return;
     }
-    await task.runtime.kill(signal, all);
-    this.log.debug({ id, signal, all }, 'signal delivered');
+    await proc.runtime.kill(signal, all);
+    this.log.debug({ id, exec_id: execId || undefined, signal, all }, 'signal delivered');
   }
 
   async delete(id: string, execId: string): Promise<{ pid: number; exitStatus: number; exitedAt: Date | undefined }> {
     const task = this.task(id);
     const proc = this.process(task, execId);
     const deleted = proc.state.delete();
-    await task.runtime.destroy();
+    if (execId === '') {
+      for (const exec of task.execs.values()) await exec.runtime.destroy();
+    }
+    await proc.runtime.destroy();
     proc.transition(deleted);
     const exit = deleted.exit;
+    if (execId !== '') {
+      task.execs.delete(execId);
+      this.log.info({ id, exec_id: execId }, 'exec deleted');
+      return { pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at };
+    }
     this.tasks.delete(id);
     this.events.publish({ type: 'delete', containerId: id, pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at });
     this.log.info({ id }, 'task deleted');
     return { pid: proc.pid, exitStatus: exit.status, exitedAt: exit.at };
   }
 
-  closeStdin(id: string, execId: string): void {
+  async pause(id: string): Promise<void> {
     const task = this.task(id);
-    this.process(task, execId);
-    task.runtime.closeStdin();
+    const next = task.init.state.pause();
+    await task.runtime.pause();
+    task.init.transition(next);
+    this.events.publish({ type: 'paused', containerId: id });
+  }
+
+  async resume(id: string): Promise<void> {
+    const task = this.task(id);
+    const next = task.init.state.resume();
+    await task.runtime.resume();
+    task.init.transition(next);
+    this.events.publish({ type: 'resumed', containerId: id });
+  }
+
+  closeStdin(id: string, execId: string): void {
+    this.process(this.task(id), execId).runtime.closeStdin();
   }
 
   initPid(id: string): number {
     return this.tasks.get(id)?.init.pid ?? 0;
+  }
+
+  /** The runtime of a task, for the operations on the whole container (stats, update). */
+  runtimeOf(id: string): TaskRuntime {
+    return this.task(id).runtime;
   }
 
   private task(id: string): Task {
@@ -197,7 +261,13 @@ export class TaskManager {
   }
 
   private process(task: Task, execId: string): TaskProcess {
-    if (execId !== '') throw new TaskError('not-found', `exec ${execId} not found in task ${task.request.id}`);
-    return task.init;
+    if (execId === '') return task.init;
+    const exec = task.execs.get(execId);
+    if (!exec) throw new TaskError('not-found', `exec ${execId} not found in task ${task.request.id}`);
+    return exec;
   }
+}
+
+async function notReady(): Promise<never> {
+  throw new TaskError('precondition', 'the exec is still being created');
 }

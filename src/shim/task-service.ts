@@ -4,6 +4,7 @@ import { unary, type TtrpcServer, type UnaryHandler } from '../ttrpc/server.js';
 import type { MessageType } from '../../proto/message.js';
 import type { TaskManager } from './task-manager.js';
 import { toTtrpcError } from './status-mapping.js';
+import { TaskError } from './errors.js';
 
 
 export interface TaskServiceHooks {
@@ -16,8 +17,7 @@ export interface TaskServiceHooks {
 /**
  * containerd.task.v2.Task over ttrpc: translates each request into a call on the task manager
  * and the result back into the wire message. No logic of its own lives here. Methods not
- * registered (Exec, Pids, Pause, Resume, Checkpoint, Stats, Update, ResizePty) answer
- * Unimplemented from the server itself.
+ * registered (Checkpoint, ResizePty) answer Unimplemented from the server itself.
  */
 export function registerTaskService(server: TtrpcServer, tasks: TaskManager, hooks: TaskServiceHooks): void {
   const m = TaskMethods;
@@ -50,6 +50,25 @@ export function registerTaskService(server: TtrpcServer, tasks: TaskManager, hoo
     Delete: handler(m.Delete, async (req) => {
       const result = await tasks.delete(req.id, req.execId);
       return { pid: result.pid, exitStatus: result.exitStatus, exitedAt: result.exitedAt ? timestampFromDate(result.exitedAt) : undefined };
+    }),
+    Exec: handler(m.Exec, async (req) => {
+      if (!req.spec) throw new TaskError('invalid', 'Exec without a process spec');
+      await tasks.exec(req.id, req.execId, {
+        processJson: req.spec.value,
+        stdin: req.stdin,
+        stdout: req.stdout,
+        stderr: req.stderr,
+        terminal: req.terminal,
+      });
+      return {};
+    }),
+    Pause: handler(m.Pause, async (req) => {
+      await tasks.pause(req.id);
+      return {};
+    }),
+    Resume: handler(m.Resume, async (req) => {
+      await tasks.resume(req.id);
+      return {};
     }),
     CloseIO: handler(m.CloseIO, (req) => {
       if (req.stdin) tasks.closeStdin(req.id, req.execId);

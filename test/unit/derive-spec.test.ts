@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveRunnerSettings, deriveWasmSpec, isSystemMount, WasmLayout } from '../../src/container/derive-spec.js';
+import { deriveRunnerSettings, deriveWasmSpec, isSystemMount, runnerCommand, WasmLayout } from '../../src/container/derive-spec.js';
 import type { OciSpec } from '../../src/container/spec.js';
 import type { RunnerFiles } from '../../src/container/runner-files.js';
 
@@ -47,7 +47,7 @@ const derive = (spec = ctrSpec(), existing: string[] = ['/run']) =>
     userSpec: spec,
     imageRoot: '/b/rootfs',
     runcRoot: '/b/nodewasm/root',
-    settingsFile: '/b/nodewasm/settings.json',
+    settingsDir: '/b/nodewasm/settings',
     runnerFiles,
     guestPathExists: (p) => existing.includes(p),
   });
@@ -75,7 +75,7 @@ describe('deriveWasmSpec', () => {
     const spec = derive();
     expect(spec.process!.args).toEqual([
       WasmLayout.tini, '-s', '-g', '--', WasmLayout.loader, '--library-path', WasmLayout.libraryDir,
-      WasmLayout.node, '--no-warnings', WasmLayout.runner, WasmLayout.settings,
+      WasmLayout.node, '--no-warnings', WasmLayout.runner, `${WasmLayout.settingsDir}/init.json`,
     ]);
     expect(spec.process!.env).toEqual([]);
     expect(spec.process!.cwd).toBe('/');
@@ -112,7 +112,7 @@ describe('deriveWasmSpec', () => {
     const mounts = derive().mounts!;
     const runnerMounts = mounts.filter((m) => m.destination.startsWith(WasmLayout.runnerDir));
     expect(runnerMounts.map((m) => m.destination).sort()).toEqual(
-      [WasmLayout.tini, WasmLayout.loader, WasmLayout.node, WasmLayout.runner, WasmLayout.settings, `${WasmLayout.libraryDir}/libc.so.6`].sort(),
+      [WasmLayout.tini, WasmLayout.loader, WasmLayout.node, WasmLayout.runner, WasmLayout.settingsDir, `${WasmLayout.libraryDir}/libc.so.6`].sort(),
     );
     for (const m of runnerMounts) expect(m.options).toEqual(expect.arrayContaining(['bind', 'ro']));
     for (const m of mounts) {
@@ -128,7 +128,26 @@ describe('isSystemMount', () => {
   ])('%s → %s', (dest, expected) => expect(isSystemMount(dest)).toBe(expected));
 });
 
+describe('runnerCommand', () => {
+  it('runs an exec\'s settings file without tini', () => {
+    expect(runnerCommand('exec-e1.json')).toEqual([
+      WasmLayout.loader, '--library-path', WasmLayout.libraryDir, WasmLayout.node, '--no-warnings', WasmLayout.runner,
+      `${WasmLayout.settingsDir}/exec-e1.json`,
+    ]);
+  });
+});
+
 describe('deriveRunnerSettings', () => {
+  it('takes an exec\'s own process when given', () => {
+    const settings = deriveRunnerSettings({
+      userSpec: ctrSpec(),
+      process: { user: { uid: 0, gid: 0 }, args: ['/other.wasm', 'x'], env: ['ONLY=exec'], cwd: '/' },
+      kind: 'module',
+      entrypoint: '/other.wasm',
+    });
+    expect(settings).toMatchObject({ args: ['/other.wasm', 'x'], env: ['ONLY=exec'], entrypoint: '/other.wasm', memoryLimitBytes: 64 << 20 });
+  });
+
   it('passes the user\'s args, env and cwd exactly, and the memory limit', () => {
     const settings = deriveRunnerSettings({ userSpec: ctrSpec(), kind: 'module', entrypoint: '/app.wasm' });
     expect(settings).toEqual({

@@ -2,21 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { TaskManager } from '../../src/shim/task-manager.js';
 import { TaskError } from '../../src/shim/errors.js';
 import { silentLogger } from '../../src/shim/log.js';
-import type { RuntimeFactory, TaskCreateRequest, TaskEvent, TaskRuntime } from '../../src/shim/runtime.js';
+import type { ExecRequest, ProcessRuntime, RuntimeFactory, TaskCreateRequest, TaskEvent, TaskRuntime } from '../../src/shim/runtime.js';
 import type { ExitRecord } from '../../src/shim/process-state.js';
 
 /** A process that runs until the test ends it, recording what the manager asked of it. */
-class FakeRuntime implements TaskRuntime {
+class FakeProcess implements ProcessRuntime {
   signals: Array<[number, boolean]> = [];
   destroyed = 0;
   stdinClosed = false;
   private finish!: (exit: ExitRecord) => void;
   startError: Error | undefined;
 
+  constructor(readonly pid = 4242) {}
+
   async start() {
     if (this.startError) throw this.startError;
     const exited = new Promise<ExitRecord>((resolve) => (this.finish = resolve));
-    return { pid: 4242, exited };
+    return { pid: this.pid, exited };
   }
   async kill(signal: number, all: boolean) {
     this.signals.push([signal, all]);
@@ -29,6 +31,28 @@ class FakeRuntime implements TaskRuntime {
   }
   exit(status: number) {
     this.finish({ status, at: new Date(1_700_000_000_000) });
+  }
+}
+
+/** A container: its init is a FakeProcess; execs and freezes are recorded. */
+class FakeRuntime extends FakeProcess implements TaskRuntime {
+  execs = new Map<string, FakeProcess>();
+  execRequests: ExecRequest[] = [];
+  frozen = false;
+  execError: Error | undefined;
+
+  async exec(execId: string, request: ExecRequest) {
+    if (this.execError) throw this.execError;
+    this.execRequests.push(request);
+    const exec = new FakeProcess(5000 + this.execs.size);
+    this.execs.set(execId, exec);
+    return exec;
+  }
+  async pause() {
+    this.frozen = true;
+  }
+  async resume() {
+    this.frozen = false;
   }
 }
 
@@ -158,5 +182,84 @@ describe('TaskManager', () => {
     await manager.create(request('io'));
     manager.closeStdin('io', '');
     expect(runtimes[0]!.stdinClosed).toBe(true);
+  });
+
+  it('runs an exec beside the init process, with its own events, state, exit and delete', async () => {
+    const { manager, runtimes, events } = setup();
+    await manager.create(request('t'));
+    await manager.start('t', '');
+    const execRequest: ExecRequest = { processJson: new TextEncoder().encode('{"args":["/x.wasm"]}'), stdin: '', stdout: '/e/out', stderr: '/e/err', terminal: false };
+    await manager.exec('t', 'e1', execRequest);
+    await expect(manager.exec('t', 'e1', execRequest)).rejects.toMatchObject({ kind: 'already-exists' });
+    expect(manager.state('t', 'e1')).toMatchObject({ status: 1, execId: 'e1', stdout: '/e/out' });
+    const waited = manager.wait('t', 'e1');
+    expect((await manager.start('t', 'e1')).pid).toBe(5000);
+    await manager.kill('t', 'e1', 15, false);
+    const exec = runtimes[0]!.execs.get('e1')!;
+    expect(exec.signals).toEqual([[15, false]]);
+    expect(runtimes[0]!.signals).toEqual([]);
+    exec.exit(143);
+    expect((await waited).status).toBe(143);
+    expect(manager.state('t', '').status).toBe(2);
+    expect(await manager.delete('t', 'e1')).toMatchObject({ pid: 5000, exitStatus: 143 });
+    expect(exec.destroyed).toBe(1);
+    expect(() => manager.state('t', 'e1')).toThrow(expect.objectContaining({ kind: 'not-found' }));
+    expect(events.map((e) => e.type)).toEqual(['create', 'start', 'exec-added', 'exec-started', 'exit']);
+    expect(events[4]).toMatchObject({ containerId: 't', id: 'e1', pid: 5000, exitStatus: 143 });
+  });
+
+  it('refuses an exec in a task that is not running', async () => {
+    const { manager } = setup();
+    await manager.create(request('c'));
+    const execRequest: ExecRequest = { processJson: new Uint8Array(), stdin: '', stdout: '', stderr: '', terminal: false };
+    await expect(manager.exec('c', 'e', execRequest)).rejects.toMatchObject({ kind: 'precondition' });
+  });
+
+  it('forgets an exec whose creation failed, so its id can be used again', async () => {
+    const { manager, runtimes } = setup();
+    await manager.create(request('f'));
+    await manager.start('f', '');
+    const execRequest: ExecRequest = { processJson: new Uint8Array(), stdin: '', stdout: '', stderr: '', terminal: false };
+    runtimes[0]!.execError = new Error('bad exec');
+    await expect(manager.exec('f', 'e', execRequest)).rejects.toThrow('bad exec');
+    runtimes[0]!.execError = undefined;
+    await manager.exec('f', 'e', execRequest);
+  });
+
+  it('pauses and resumes a running task, with events, and refuses to delete it while paused', async () => {
+    const { manager, runtimes, events } = setup();
+    await manager.create(request('p'));
+    await expect(manager.pause('p')).rejects.toMatchObject({ kind: 'precondition' });
+    await manager.start('p', '');
+    await manager.pause('p');
+    expect(runtimes[0]!.frozen).toBe(true);
+    expect(manager.state('p', '').status).toBe(4);
+    await expect(manager.delete('p', '')).rejects.toMatchObject({ kind: 'precondition' });
+    await expect(manager.pause('p')).rejects.toMatchObject({ kind: 'precondition' });
+    await manager.resume('p');
+    expect(manager.state('p', '').status).toBe(2);
+    expect(events.map((e) => e.type)).toEqual(['create', 'start', 'paused', 'resumed']);
+  });
+
+  it('records the exit of a paused process', async () => {
+    const { manager, runtimes } = setup();
+    await manager.create(request('pk'));
+    await manager.start('pk', '');
+    await manager.pause('pk');
+    await manager.kill('pk', '', 9, true);
+    runtimes[0]!.exit(137);
+    await settle();
+    expect(manager.state('pk', '')).toMatchObject({ status: 3, exitStatus: 137 });
+  });
+
+  it('removes the execs of a task when the task is deleted', async () => {
+    const { manager, runtimes } = setup();
+    await manager.create(request('d'));
+    await manager.start('d', '');
+    await manager.exec('d', 'x', { processJson: new Uint8Array(), stdin: '', stdout: '', stderr: '', terminal: false });
+    runtimes[0]!.exit(0);
+    await settle();
+    await manager.delete('d', '');
+    expect(runtimes[0]!.execs.get('x')!.destroyed).toBe(1);
   });
 });
