@@ -48,6 +48,7 @@ export class Container {
     private readonly runcContext: RuncContext,
     private readonly mountedRootfs: string | undefined,
     private readonly stdio: ProcessStdio,
+    private readonly namespace: string,
   ) {}
 
   static async create(options: CreateContainerOptions): Promise<Container> {
@@ -69,7 +70,7 @@ export class Container {
       const searchPath = specEnvValue(spec.process!.env, 'PATH') ?? DEFAULT_PATH;
       const entrypoint = lookupEntrypoint(imageRoot, args[0]!, searchPath, spec.process!.cwd);
       const workload = classifyFile(path.join(imageRoot, entrypoint), args[0]!);
-      const stdio = new ProcessStdio(options.stdio);
+      const stdio = await ProcessStdio.open(options.stdio, { containerId: id, namespace: options.namespace });
       cleanups.push(() => stdio.close());
       const runcContext: RuncContext = {
         root: runcRootForBundle(bundle, options.namespace),
@@ -80,7 +81,7 @@ export class Container {
         await writeWasmBundle(layout, spec, imageRoot, entrypoint, workload);
         runcBundle = layout;
       }
-      return new Container(id, workload, bundle, spec, imageRoot, runcBundle, runcContext, mountedRootfs, stdio);
+      return new Container(id, workload, bundle, spec, imageRoot, runcBundle, runcContext, mountedRootfs, stdio, options.namespace);
     } catch (err) {
       for (const cleanup of cleanups.reverse()) {
         try {
@@ -149,7 +150,7 @@ export class Container {
     const requested = parseProcess(options.processJson);
     const layout = layoutDir(this.bundle);
     if (this.workload.kind === 'native') {
-      return ExecProcess.prepare({ execId, containerId: this.id, layout, runcContext: this.runcContext, process: requested, stdio: options.stdio, extraFiles: [] });
+      return ExecProcess.prepare({ execId, containerId: this.id, namespace: this.namespace, layout, runcContext: this.runcContext, process: requested, stdio: options.stdio, extraFiles: [] });
     }
     const arg0 = requested.args![0]!;
     const searchPath = specEnvValue(requested.env, 'PATH') ?? specEnvValue(this.spec.process!.env, 'PATH') ?? DEFAULT_PATH;
@@ -165,7 +166,7 @@ export class Container {
     // The exec keeps the requested user, capabilities and limits; only what runs changes.
     const runnerProcess: OciProcess = { ...requested, terminal: false, args: runnerCommand(settingsName), env: [], cwd: '/' };
     try {
-      return ExecProcess.prepare({ execId, containerId: this.id, layout, runcContext: this.runcContext, process: runnerProcess, stdio: options.stdio, extraFiles: [settingsFile] });
+      return await ExecProcess.prepare({ execId, containerId: this.id, namespace: this.namespace, layout, runcContext: this.runcContext, process: runnerProcess, stdio: options.stdio, extraFiles: [settingsFile] });
     } catch (err) {
       fs.rmSync(settingsFile, { force: true });
       throw err;
@@ -185,7 +186,7 @@ export class Container {
       await Promise.race([this.runc.exited, delay(10_000)]);
     }
     await runcForceDelete(this.runcContext, this.id);
-    this.stdio.close();
+    await this.stdio.close();
     if (this.mountedRootfs !== undefined) await unmountAll(this.mountedRootfs);
     fs.rmSync(layoutDir(this.bundle), { recursive: true, force: true });
   }

@@ -31,20 +31,21 @@ export class ExecProcess {
   ) {}
 
   /** Writes the process file; the caller has already opened the stdio. */
-  static prepare(options: {
+  static async prepare(options: {
     execId: string;
     containerId: string;
+    namespace: string;
     layout: string;
     runcContext: RuncContext;
     process: OciProcess;
     stdio: StdioPaths;
     extraFiles: string[];
-  }): ExecProcess {
-    const stdio = new ProcessStdio(options.stdio);
+  }): Promise<ExecProcess> {
+    const stdio = await ProcessStdio.open(options.stdio, { containerId: options.containerId, namespace: options.namespace });
     try {
       fs.writeFileSync(path.join(options.layout, LayoutFile.execProcess(options.execId)), JSON.stringify(options.process), { mode: 0o600 });
     } catch (err) {
-      stdio.close();
+      await stdio.close();
       throw new ContainerError('internal', `writing the exec's process file: ${(err as Error).message}`, { cause: err });
     }
     return new ExecProcess(options.execId, options.containerId, options.layout, options.runcContext, stdio, options.extraFiles);
@@ -78,7 +79,7 @@ export class ExecProcess {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.stdio.close();
+    await this.stdio.close();
     const files = [LayoutFile.execProcess(this.execId), LayoutFile.execPid(this.execId), LayoutFile.execLog(this.execId)];
     for (const file of [...files.map((f) => path.join(this.layout, f)), ...this.extraFiles]) fs.rmSync(file, { force: true });
   }

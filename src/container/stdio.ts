@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { ContainerError } from './errors.js';
+import { LoggingBinary } from './log-binary.js';
 
 /** The stdio paths containerd hands to Create and Exec. */
 export interface StdioPaths {
@@ -24,13 +25,33 @@ export class ProcessStdio {
   private stdinClosed = false;
   readonly spawnStdio: StdioOptions;
 
-  constructor(readonly paths: StdioPaths) {
+  /** Opens the stdio of one process; a binary:// log URI starts its program first. */
+  static async open(paths: StdioPaths, ids: { containerId: string; namespace: string }): Promise<ProcessStdio> {
+    let binary: LoggingBinary | undefined;
+    if (paths.stdout.startsWith('binary://') || paths.stderr.startsWith('binary://')) {
+      if (paths.stdout !== paths.stderr) {
+        throw new ContainerError('invalid', 'a binary:// log URI must be given for both stdout and stderr, as containerd does');
+      }
+      binary = await LoggingBinary.start(paths.stdout, ids);
+    }
+    try {
+      return new ProcessStdio(paths, binary);
+    } catch (err) {
+      await binary?.stop();
+      throw err;
+    }
+  }
+
+  private constructor(
+    readonly paths: StdioPaths,
+    private readonly loggingBinary: LoggingBinary | undefined,
+  ) {
     if (paths.terminal) {
       throw new ContainerError('unsupported', 'a terminal (ctr run -t) is not supported by nodewasm yet: run without -t');
     }
     try {
-      const stdout = this.openOutput(paths.stdout);
-      const stderr = this.openOutput(paths.stderr);
+      const stdout = loggingBinary ? loggingBinary.stdoutFd : this.openOutput(paths.stdout);
+      const stderr = loggingBinary ? loggingBinary.stderrFd : this.openOutput(paths.stderr);
       const stdin = paths.stdin === '' ? 'ignore' : 'pipe';
       if (stdin === 'pipe') {
         const fd = fs.openSync(paths.stdin, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
@@ -82,7 +103,8 @@ export class ProcessStdio {
     source?.destroy();
   }
 
-  close(): void {
+  /** Closes everything; a logging binary is given the end of the output and waited for. */
+  close(): Promise<void> {
     for (const fd of this.fds.splice(0)) {
       try {
         fs.closeSync(fd);
@@ -92,6 +114,7 @@ export class ProcessStdio {
     }
     this.stdinSource?.destroy();
     this.stdinTarget?.end();
+    return this.loggingBinary?.stop() ?? Promise.resolve();
   }
 
   private openOutput(uri: string): number | 'ignore' {
@@ -101,7 +124,7 @@ export class ProcessStdio {
       return this.track(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640));
     }
     if (uri.includes('://')) {
-      throw new ContainerError('unsupported', `log URI ${uri}: only FIFOs and file:// are supported by nodewasm yet`);
+      throw new ContainerError('invalid', `log URI ${uri}: the scheme must be file:// or binary:// (or a FIFO path)`);
     }
     return this.track(fs.openSync(uri, fs.constants.O_RDWR));
   }

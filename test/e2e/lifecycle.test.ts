@@ -132,3 +132,49 @@ describe('pause and resume', () => {
     expect(await findLeftovers(pc)).toEqual([]);
   });
 });
+
+describe('log URIs', () => {
+  it('appends stdout and stderr to a file:// log', async () => {
+    const log = path.join(rootfs, '..', `${path.basename(rootfs)}-file.log`);
+    try {
+      const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--log-uri', `file://${log}`, '--rootfs', rootfs, uniqueId('filelog'), '/hello.wasm', 'logged']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(fs.readFileSync(log, 'utf8')).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=logged\n');
+    } finally {
+      fs.rmSync(log, { force: true });
+    }
+  });
+
+  it('hands stdout and stderr to a binary:// logger on fds 3 and 4, with its arguments and ids', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-binlog-'));
+    const logger = path.join(dir, 'logger.sh');
+    fs.writeFileSync(
+      logger,
+      [
+        '#!/bin/sh',
+        '# $1 $2 = "dir" <where>: containerd passes each query parameter as two arguments.',
+        'exec 5>&-',
+        'cat <&3 > "$2/$CONTAINER_NAMESPACE-$CONTAINER_ID.out" &',
+        'cat <&4 > "$2/$CONTAINER_NAMESPACE-$CONTAINER_ID.err" &',
+        'wait',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const id = uniqueId('binlog');
+    try {
+      const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--log-uri', `binary://${logger}?dir=${dir}`, '--rootfs', rootfs, id, '/exit_code.wasm', '3']);
+      expect(r.code).toBe(3);
+      await waitFor(() => fs.existsSync(path.join(dir, `default-${id}.out`)));
+      const hello = uniqueId('binlog');
+      const h = await pc.ctr(['run', '--rm', ...RUNTIME, '--log-uri', `binary://${logger}?dir=${dir}`, '--rootfs', rootfs, hello, '/hello.wasm']);
+      expect(h.code).toBe(0);
+      await waitFor(() => fs.readFileSync(path.join(dir, `default-${hello}.out`), 'utf8').includes('argv[0]'));
+      expect(fs.readFileSync(path.join(dir, `default-${hello}.out`), 'utf8')).toBe('hello from wasm\nargv[0]=/hello.wasm\n');
+      expect(await findLeftovers(pc)).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
