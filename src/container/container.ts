@@ -7,9 +7,14 @@ import { lookupEntrypoint, resolveInRoot, DEFAULT_PATH } from './resolve-in-root
 import { classifyFile, type WorkloadKind } from './workload.js';
 import { deriveRunnerSettings, deriveWasmSpec, INIT_SETTINGS, runnerCommand } from './derive-spec.js';
 import { findRunnerFiles } from './runner-files.js';
+import { prepareComponent, type PreparedComponent } from './component-cache.js';
 import { ProcessStdio, type StdioPaths } from './stdio.js';
 import { RuncRun, runcForceDelete, runcKill, runcPause, runcResume, runcRootForBundle, usesSystemdCgroup, type RuncContext } from './runc.js';
 import { specEnvValue, type OciProcess, type OciSpec } from './spec.js';
+import { cgroupOfPid, listPids, OomWatcher, readMetrics, type Cgroup, type MetricsAny } from './cgroup.js';
+import { parseLinuxResourcesAny, type AnyMessage } from './cgroup-resources.js';
+import { runcUpdate } from './runc-update.js';
+import { checkMemoryLimit } from './memory-floor.js';
 import { ExecProcess, signalPid, type StartedProcess } from './exec-process.js';
 
 export type { StartedProcess } from './exec-process.js';
@@ -20,6 +25,8 @@ export interface CreateContainerOptions {
   bundle: string;
   rootfs: readonly RootfsMount[];
   stdio: StdioPaths;
+  /** Called when the OOM killer kills a process of the container (before its exit is reported). */
+  onOomKill?: () => void;
 }
 
 /** What Exec asks for: the OCI process (JSON, as containerd sends it) and its stdio. */
@@ -37,6 +44,8 @@ export class Container {
   private pid = 0;
   private hasExited = false;
   private destroyed = false;
+  private cgroup: Cgroup | undefined;
+  private oomWatcher: OomWatcher | undefined;
 
   private constructor(
     readonly id: string,
@@ -49,6 +58,7 @@ export class Container {
     private readonly mountedRootfs: string | undefined,
     private readonly stdio: ProcessStdio,
     private readonly namespace: string,
+    private readonly onOomKill: (() => void) | undefined,
   ) {}
 
   static async create(options: CreateContainerOptions): Promise<Container> {
@@ -78,10 +88,15 @@ export class Container {
       };
       let runcBundle = bundle;
       if (workload.kind !== 'native') {
-        await writeWasmBundle(layout, spec, imageRoot, entrypoint, workload);
+        // The Node runtime needs its floor before the guest gets any memory at all.
+        checkMemoryLimit(spec.linux?.resources?.memory?.limit);
+        // A component is transpiled (or found in the node's cache) now, so that an invalid one is
+        // a Create error that ctr shows.
+        const component = workload.kind === 'wasm-component' ? await prepareComponent(path.join(imageRoot, entrypoint), args[0]!) : undefined;
+        await writeWasmBundle(layout, spec, imageRoot, entrypoint, component);
         runcBundle = layout;
       }
-      return new Container(id, workload, bundle, spec, imageRoot, runcBundle, runcContext, mountedRootfs, stdio, options.namespace);
+      return new Container(id, workload, bundle, spec, imageRoot, runcBundle, runcContext, mountedRootfs, stdio, options.namespace, options.onOomKill);
     } catch (err) {
       for (const cleanup of cleanups.reverse()) {
         try {
@@ -115,7 +130,49 @@ export class Container {
     });
     this.stdio.attach(runc.process);
     this.pid = await runc.waitForPid();
-    return { pid: this.pid, exited: runc.exited };
+    this.watchCgroup();
+    // TaskOOM must come before TaskExit: the last OOM reading happens before the exit is passed on.
+    const exited = runc.exited.then((exit) => {
+      this.oomWatcher?.exit(exit.status);
+      return exit;
+    });
+    return { pid: this.pid, exited };
+  }
+
+  private watchCgroup(): void {
+    try {
+      this.cgroup = cgroupOfPid(this.pid);
+    } catch {
+      // Already gone (a guest that exits at once): nothing to measure or watch.
+      return;
+    }
+    if (this.onOomKill) {
+      const onOomKill = this.onOomKill;
+      this.oomWatcher = new OomWatcher(this.cgroup, () => onOomKill()).start();
+    }
+  }
+
+  /** The container's cgroup metrics, as the Any that Stats returns. */
+  stats(): MetricsAny {
+    return readMetrics(this.requireCgroup());
+  }
+
+  /** Every process of the container, as host pids. */
+  pids(): number[] {
+    return listPids(this.requireCgroup());
+  }
+
+  /** Applies new resource limits (Update's LinuxResources, JSON in an Any) through runc. */
+  async update(resources: AnyMessage | undefined): Promise<void> {
+    const parsed = parseLinuxResourcesAny(resources);
+    if (this.workload.kind !== 'native') checkMemoryLimit(parsed.memory?.limit);
+    if (!this.runc || this.hasExited) throw new ContainerError('precondition', `container ${this.id} is not running`);
+    await runcUpdate(this.runcContext, this.id, parsed);
+  }
+
+  private requireCgroup(): Cgroup {
+    if (!this.cgroup || this.hasExited) throw new ContainerError('not-found', `container ${this.id} is not running`);
+    return this.cgroup;
   }
 
   async kill(signal: number, all: boolean): Promise<void> {
@@ -159,10 +216,13 @@ export class Container {
     if (workload.kind === 'native') {
       throw new ContainerError('invalid', `exec "${arg0}": a native program cannot run in a WebAssembly container; exec a .wasm module`);
     }
+    if (workload.kind === 'wasm-component') {
+      // Only the init's component is mounted; a mount cannot be added to a running container.
+      throw new ContainerError('unsupported', `exec "${arg0}": exec of a WebAssembly component is not supported; exec a core module`);
+    }
     const settingsName = LayoutFile.execSettings(execId);
     const settingsFile = path.join(layout, LayoutFile.settings, settingsName);
-    const kind = workload.kind === 'wasm-component' ? 'component' : 'module';
-    fs.writeFileSync(settingsFile, JSON.stringify(deriveRunnerSettings({ userSpec: this.spec, process: requested, kind, entrypoint })), { mode: 0o644 });
+    fs.writeFileSync(settingsFile, JSON.stringify(deriveRunnerSettings({ userSpec: this.spec, process: requested, kind: 'module', entrypoint })), { mode: 0o644 });
     // The exec keeps the requested user, capabilities and limits; only what runs changes.
     const runnerProcess: OciProcess = { ...requested, terminal: false, args: runnerCommand(settingsName), env: [], cwd: '/' };
     try {
@@ -181,6 +241,7 @@ export class Container {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.oomWatcher?.stop();
     if (this.runc && !this.hasExited) {
       await runcKill(this.runcContext, this.id, 9, true).catch(() => undefined);
       await Promise.race([this.runc.exited, delay(10_000)]);
@@ -209,14 +270,15 @@ function parseProcess(json: Uint8Array): OciProcess {
   return process;
 }
 
-async function writeWasmBundle(layout: string, spec: OciSpec, imageRoot: string, entrypoint: string, workload: WorkloadKind): Promise<void> {
+async function writeWasmBundle(layout: string, spec: OciSpec, imageRoot: string, entrypoint: string, component: PreparedComponent | undefined): Promise<void> {
   const runnerFiles = await findRunnerFiles();
   const settingsDir = path.join(layout, LayoutFile.settings);
   const runcRoot = path.join(layout, LayoutFile.root);
   fs.mkdirSync(runcRoot, { mode: 0o755 });
   fs.mkdirSync(settingsDir, { mode: 0o755 });
-  const kind = workload.kind === 'wasm-component' ? 'component' : 'module';
-  fs.writeFileSync(path.join(settingsDir, INIT_SETTINGS), JSON.stringify(deriveRunnerSettings({ userSpec: spec, kind, entrypoint })), { mode: 0o644 });
+  const kind = component ? 'component' : 'module';
+  const settings = deriveRunnerSettings({ userSpec: spec, kind, entrypoint, componentWorld: component?.world });
+  fs.writeFileSync(path.join(settingsDir, INIT_SETTINGS), JSON.stringify(settings), { mode: 0o644 });
   const guestPathExists = (guestPath: string) => {
     try {
       resolveInRoot(imageRoot, guestPath);
@@ -225,7 +287,7 @@ async function writeWasmBundle(layout: string, spec: OciSpec, imageRoot: string,
       return false;
     }
   };
-  const derived = deriveWasmSpec({ userSpec: spec, imageRoot, runcRoot, settingsDir, runnerFiles, guestPathExists });
+  const derived = deriveWasmSpec({ userSpec: spec, imageRoot, runcRoot, settingsDir, runnerFiles, guestPathExists, componentDir: component?.dir });
   fs.writeFileSync(path.join(layout, LayoutFile.config), JSON.stringify(derived), { mode: 0o600 });
 }
 

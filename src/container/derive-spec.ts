@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { RunnerSettings } from '../wasm/settings.js';
+import type { ComponentSettings, RunnerSettings } from '../wasm/settings.js';
+import { httpSettingsFromEnv, withoutRunnerVariables } from './http-settings.js';
 import type { OciMount, OciProcess, OciSpec } from './spec.js';
 import type { RunnerFiles } from './runner-files.js';
 
@@ -18,6 +19,8 @@ export const WasmLayout = {
   runner: '/.nodewasm/runner.mjs',
   /** One settings file per process: init.json, and exec-<id>.json for each exec. */
   settingsDir: '/.nodewasm/settings',
+  /** A component's transpiled code, from the node's component cache. */
+  component: '/.nodewasm/component',
 } as const;
 
 /** The settings file of the init process, or of an exec, as the runner sees it. */
@@ -36,6 +39,8 @@ export interface WasmSpecInputs {
   runnerFiles: RunnerFiles;
   /** Whether a guest path exists in the image root (decides which filesystem mounts apply). */
   guestPathExists(guestPath: string): boolean;
+  /** Host directory of the component's transpiled code (component entrypoints only). */
+  componentDir?: string;
 }
 
 const READ_ONLY_BIND = ['bind', 'ro', 'nosuid', 'nodev', 'rprivate'];
@@ -81,6 +86,7 @@ export function deriveWasmSpec(inputs: WasmSpecInputs): OciSpec {
     [inputs.settingsDir, WasmLayout.settingsDir],
     ...[...files.libraries].map(([name, source]): [string, string] => [source, `${WasmLayout.libraryDir}/${name}`]),
   ];
+  if (inputs.componentDir !== undefined) binds.push([inputs.componentDir, WasmLayout.component]);
   for (const [source, destination] of binds) {
     mounts.push({ destination, type: 'bind', source, options: READ_ONLY_BIND });
   }
@@ -115,21 +121,30 @@ export interface RunnerSettingsInputs {
   kind: RunnerSettings['kind'];
   /** The entrypoint's resolved guest path. */
   entrypoint: string;
+  /** For a component: the world its transpiled code (mounted at WasmLayout.component) runs. */
+  componentWorld?: ComponentSettings['world'];
 }
 
+/**
+ * The runner's settings. A component's guest does not see the runner's NODEWASM_HTTP_* variables:
+ * they configure the wasi:http server (see http-settings.ts).
+ */
 export function deriveRunnerSettings(inputs: RunnerSettingsInputs): RunnerSettings {
   const process = inputs.process ?? inputs.userSpec.process!;
   const memoryLimit = inputs.userSpec.linux?.resources?.memory?.limit;
+  const env = process.env ?? [];
   const settings: RunnerSettings = {
     version: 1,
     kind: inputs.kind,
     guestRoot: WasmLayout.guestRoot,
     entrypoint: inputs.entrypoint,
     args: process.args ?? [],
-    env: process.env ?? [],
+    env: inputs.kind === 'component' ? withoutRunnerVariables(env) : env,
     cwd: process.cwd || '/',
   };
   if (memoryLimit !== undefined && memoryLimit > 0) settings.memoryLimitBytes = memoryLimit;
+  if (inputs.componentWorld !== undefined) settings.component = { dir: WasmLayout.component, world: inputs.componentWorld };
+  if (inputs.componentWorld === 'http') settings.http = httpSettingsFromEnv(env);
   return settings;
 }
 

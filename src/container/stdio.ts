@@ -21,6 +21,8 @@ export class ProcessStdio {
   /** The shim's copies of the output fds, closed once runc holds them. */
   private readonly fds: number[] = [];
   private stdinSource: net.Socket | undefined;
+  /** The stdin FIFO's fd (owned by stdinSource), read directly to drain it at CloseIO. */
+  private stdinFd: number | undefined;
   private stdinTarget: NodeJS.WritableStream | undefined;
   private stdinClosed = false;
   readonly spawnStdio: StdioOptions;
@@ -57,6 +59,7 @@ export class ProcessStdio {
         const fd = fs.openSync(paths.stdin, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
         try {
           this.stdinSource = new net.Socket({ fd, readable: true, writable: false });
+          this.stdinFd = fd;
         } catch (err) {
           fs.closeSync(fd);
           throw err;
@@ -79,7 +82,9 @@ export class ProcessStdio {
       child.stdin.on('error', () => undefined);
       this.stdinSource.on('error', () => undefined);
       if (this.stdinClosed) {
+        for (const chunk of this.drainStdinFifo()) child.stdin.write(chunk);
         child.stdin.end();
+        this.stdinSource.destroy();
       } else {
         this.stdinSource.pipe(child.stdin);
         this.stdinSource.resume();
@@ -95,12 +100,33 @@ export class ProcessStdio {
     const target = this.stdinTarget;
     if (source && target) {
       source.unpipe(target);
-      // Whatever is already buffered in the FIFO was written before ctr closed its end.
+      // ctr closed its end after writing: what the socket already read, then what is still in
+      // the FIFO, reaches the process before its EOF.
       let chunk: Buffer | null;
       while ((chunk = source.read() as Buffer | null) !== null) target.write(chunk);
+      for (const rest of this.drainStdinFifo()) target.write(rest);
       target.end();
+      source.destroy();
     }
-    source?.destroy();
+    // Not attached yet: attach() drains and ends it.
+  }
+
+  /** Reads what is left in the stdin FIFO without blocking (it is O_NONBLOCK). */
+  private drainStdinFifo(): Buffer[] {
+    const chunks: Buffer[] = [];
+    if (this.stdinFd === undefined) return chunks;
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(64 * 1024);
+      let n: number;
+      try {
+        n = fs.readSync(this.stdinFd, buffer, 0, buffer.length, null);
+      } catch {
+        break; // EAGAIN: empty
+      }
+      if (n <= 0) break;
+      chunks.push(buffer.subarray(0, n));
+    }
+    return chunks;
   }
 
   /** Closes everything; a logging binary is given the end of the output and waited for. */

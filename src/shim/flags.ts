@@ -1,6 +1,7 @@
 /** What containerd asked the shim binary to do, read from its command line. */
 export interface ShimInvocation {
-  action: 'start' | 'delete' | 'daemon' | 'version';
+  /** `info`: containerd 2.x's `-info`, which asks for the runtime's RuntimeInfo. */
+  action: 'start' | 'delete' | 'daemon' | 'version' | 'info';
   namespace: string;
   /** containerd's gRPC socket (a plain path). */
   address: string;
@@ -44,6 +45,11 @@ export function parseShimArgs(argv: readonly string[]): ShimInvocation {
     const name = eq >= 0 ? body.slice(0, eq) : body;
     if (name === 'v' || name === 'version') {
       parsed.action = 'version';
+      continue;
+    }
+    if (name === 'info') {
+      // A flag without a value: read as one taking a value, it would swallow the next argument.
+      parsed.action = 'info';
       continue;
     }
     if (name === 'debug') {

@@ -5,6 +5,7 @@ import { bundleLogger } from './log.js';
 import { runStart } from './start.js';
 import { runDelete } from './delete.js';
 import { runDaemon } from './daemon.js';
+import { printRuntimeInfo } from './info.js';
 import { Container, cleanupAfterShim } from '../container/index.js';
 import type { RuntimeFactory, TaskRuntime } from './runtime.js';
 
@@ -14,13 +15,14 @@ const VERSION = typeof NODEWASM_VERSION === 'string' ? NODEWASM_VERSION : '0.0.0
 
 /** Containers run by runc, as the container layer does it: the one place the two layers meet. */
 const containerRuntimes: RuntimeFactory = {
-  async create(request): Promise<TaskRuntime> {
+  async create(request, hooks): Promise<TaskRuntime> {
     const container = await Container.create({
       id: request.id,
       namespace: request.namespace,
       bundle: request.bundle,
       rootfs: request.rootfs,
       stdio: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
+      onOomKill: hooks.onOomKill,
     });
     return {
       start: () => container.start(),
@@ -29,6 +31,9 @@ const containerRuntimes: RuntimeFactory = {
       destroy: () => container.destroy(),
       pause: () => container.pause(),
       resume: () => container.resume(),
+      stats: () => container.stats(),
+      pids: () => container.pids(),
+      update: (resources) => container.update(resources),
       exec: (execId, exec) =>
         container.exec(execId, {
           processJson: exec.processJson,
@@ -59,6 +64,9 @@ async function main(argv: string[]): Promise<void> {
   switch (inv.action) {
     case 'version':
       fs.writeSync(1, `${SHIM_NAME}:\n  Version: ${VERSION}\n  Runtime: node ${process.version}\n`);
+      return;
+    case 'info':
+      printRuntimeInfo(VERSION);
       return;
     case 'start':
       await runStart(inv, fileURLToPath(import.meta.url));

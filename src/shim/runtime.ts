@@ -50,10 +50,22 @@ export interface TaskRuntime extends ProcessRuntime {
   exec(execId: string, request: ExecRequest): Promise<ProcessRuntime>;
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** The container's cgroup metrics. */
+  stats(): EncodedAny;
+  /** Host pids of every process in the container. */
+  pids(): number[];
+  /** New resource limits: the OCI LinuxResources JSON in an Any, as Update sends it. */
+  update(resources: EncodedAny | undefined): Promise<void>;
+}
+
+/** What a container tells the task layer on its own initiative. */
+export interface RuntimeHooks {
+  /** The OOM killer killed a process of the container; called before its exit is resolved. */
+  onOomKill(): void;
 }
 
 export interface RuntimeFactory {
-  create(request: TaskCreateRequest): Promise<TaskRuntime>;
+  create(request: TaskCreateRequest, hooks: RuntimeHooks): Promise<TaskRuntime>;
 }
 
 /** The events the task layer publishes, in the order it publishes them. */

@@ -1,6 +1,6 @@
 import { TaskError } from './errors.js';
 import { CreatedState, ProcessStatus, RunningState, type ExitRecord, type ProcessState } from './process-state.js';
-import type { ExecRequest, ProcessRuntime, RuntimeFactory, TaskCreateRequest, TaskEventSink, TaskRuntime } from './runtime.js';
+import type { EncodedAny, ExecRequest, ProcessRuntime, RuntimeFactory, TaskCreateRequest, TaskEventSink, TaskRuntime } from './runtime.js';
 import type { Logger } from './log.js';
 
 /** A process's view for State. */
@@ -97,7 +97,12 @@ export class TaskManager {
     }
     this.creating.add(request.id);
     try {
-      const runtime = await this.runtimes.create(request);
+      const runtime = await this.runtimes.create(request, {
+        onOomKill: () => {
+          this.events.publish({ type: 'oom', containerId: request.id });
+          this.log.warn({ id: request.id }, 'OOM kill in the container');
+        },
+      });
       this.tasks.set(request.id, { request, runtime, init: new TaskProcess('', runtime, request), execs: new Map() });
     } finally {
       this.creating.delete(request.id);
@@ -241,17 +246,25 @@ export class TaskManager {
     this.events.publish({ type: 'resumed', containerId: id });
   }
 
+  stats(id: string): EncodedAny {
+    return this.task(id).runtime.stats();
+  }
+
+  pids(id: string): number[] {
+    return this.task(id).runtime.pids();
+  }
+
+  async update(id: string, resources: EncodedAny | undefined): Promise<void> {
+    await this.task(id).runtime.update(resources);
+    this.log.info({ id }, 'resources updated');
+  }
+
   closeStdin(id: string, execId: string): void {
     this.process(this.task(id), execId).runtime.closeStdin();
   }
 
   initPid(id: string): number {
     return this.tasks.get(id)?.init.pid ?? 0;
-  }
-
-  /** The runtime of a task, for the operations on the whole container (stats, update). */
-  runtimeOf(id: string): TaskRuntime {
-    return this.task(id).runtime;
   }
 
   private task(id: string): Task {

@@ -1,5 +1,5 @@
 import { timestampFromDate } from '../../proto/google.js';
-import { TASK_SERVICE, TaskMethods } from '../../proto/task.js';
+import { ProcessInfo, TASK_SERVICE, TaskMethods } from '../../proto/task.js';
 import { unary, type TtrpcServer, type UnaryHandler } from '../ttrpc/server.js';
 import type { MessageType } from '../../proto/message.js';
 import type { TaskManager } from './task-manager.js';
@@ -17,7 +17,8 @@ export interface TaskServiceHooks {
 /**
  * containerd.task.v2.Task over ttrpc: translates each request into a call on the task manager
  * and the result back into the wire message. No logic of its own lives here. Methods not
- * registered (Checkpoint, ResizePty) answer Unimplemented from the server itself.
+ * registered (Checkpoint; ResizePty, since a terminal is refused at Create) answer Unimplemented
+ * from the server itself.
  */
 export function registerTaskService(server: TtrpcServer, tasks: TaskManager, hooks: TaskServiceHooks): void {
   const m = TaskMethods;
@@ -68,6 +69,12 @@ export function registerTaskService(server: TtrpcServer, tasks: TaskManager, hoo
     }),
     Resume: handler(m.Resume, async (req) => {
       await tasks.resume(req.id);
+      return {};
+    }),
+    Stats: handler(m.Stats, (req) => ({ stats: tasks.stats(req.id) })),
+    Pids: handler(m.Pids, (req) => ({ processes: tasks.pids(req.id).map((pid) => ProcessInfo.create({ pid })) })),
+    Update: handler(m.Update, async (req) => {
+      await tasks.update(req.id, req.resources);
       return {};
     }),
     CloseIO: handler(m.CloseIO, (req) => {

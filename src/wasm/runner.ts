@@ -2,7 +2,9 @@
  * The runner: the program a wasm container runs (under tini, on the pinned Node 24), bundled into
  * dist/runner.mjs. `node runner.mjs SETTINGS.json`: reads the settings the shim wrote (see
  * settings.ts), loads the entrypoint from the guest root, caps its memory, and runs it with our
- * WASI preview1 host, whose only preopen is the guest root as "/".
+ * WASI preview1 host, whose only preopen is the guest root as "/". A component goes to
+ * component/run.ts instead: the shim's transpile of it, our WASI 0.2 host, a command or an HTTP
+ * server (docs/components.md).
  *
  * Exit status: the guest's proc_exit code (0 when _start returns), RunnerExit.trap (70) for a trap,
  * RunnerExit.cannotExecute (126) for a module that cannot be read, compiled or instantiated;
@@ -15,6 +17,7 @@ import { capMemory, listMemories, MemoryCapError, type MemoryDecl } from './memo
 import { errnoName, WasiError } from './preview1/errors.js';
 import { HostCallError, Preview1Host } from './preview1/host.js';
 import { RunnerExit, type RunnerSettings } from './settings.js';
+import { runComponent } from './component/run.js';
 import { isMemory, wasm, type Imports, type WasmInstance, type WasmMemory, type WasmModule } from './wasm-api.js';
 
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -47,6 +50,12 @@ function readSettings(path: string): RunnerSettings {
   if (!strings(s.args) || !strings(s.env) || typeof s.cwd !== 'string') throw new Error('args, env and cwd are required');
   if (s.memoryLimitBytes !== undefined && !(typeof s.memoryLimitBytes === 'number' && s.memoryLimitBytes > 0)) {
     throw new Error('memoryLimitBytes must be a positive number');
+  }
+  if (s.component !== undefined && (typeof s.component.dir !== 'string' || !['cli', 'http'].includes(s.component.world))) {
+    throw new Error('component needs a dir and a world ("cli" or "http")');
+  }
+  if (s.http !== undefined && !(typeof s.http.host === 'string' && s.http.port >= 0 && s.http.requestTimeoutMs > 0 && s.http.maxRequestBodyBytes > 0)) {
+    throw new Error('http needs host, port, requestTimeoutMs and maxRequestBodyBytes');
   }
   return s as RunnerSettings;
 }
@@ -113,7 +122,7 @@ async function main(): Promise<number> {
     say(`${entry}: ${why}`);
     return RunnerExit.cannotExecute;
   };
-  if (settings.kind === 'component') return refuse('is a WebAssembly component; components are not supported yet (only core modules)');
+  if (settings.kind === 'component') return runComponent(settings, say);
 
   let host: Preview1Host;
   let bytes: Uint8Array;

@@ -22,6 +22,27 @@ export interface RunnerSettings {
   cwd: string;
   /** Cap for the guest's linear memory, from the container's memory limit. */
   memoryLimitBytes?: number;
+  /** For a component: where the shim's transpiled code is mounted, and the world it runs. */
+  component?: ComponentSettings;
+  /** For a wasi:http component: where and how to serve. */
+  http?: HttpSettings;
+}
+
+export interface ComponentSettings {
+  /** Directory (in the container) holding jco's output: component.js and its core modules. */
+  dir: string;
+  /** wasi:cli/run command, or wasi:http/incoming-handler service. */
+  world: 'cli' | 'http';
+}
+
+export interface HttpSettings {
+  /** Listen host (an IPv4 or IPv6 address) and port, in the container's network namespace. */
+  host: string;
+  port: number;
+  /** A request still unanswered after this long is answered 504. */
+  requestTimeoutMs: number;
+  /** Larger request bodies are refused (413). */
+  maxRequestBodyBytes: number;
 }
 
 /** Exit codes the runner uses for failures of its own; guests' own codes pass through unchanged. */

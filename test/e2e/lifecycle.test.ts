@@ -9,6 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
 import { tinyElfX64 } from '../harness/containerd.js';
 import { fixture, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
+import { TtrpcClient } from '../../src/ttrpc/client.js';
+import { shimSocketPath } from '../../src/shim/socket-address.js';
+import { TASK_SERVICE, UpdateTaskRequest } from '../../proto/task.js';
+import { Empty } from '../../proto/google.js';
+import { cgroupOfPid } from '../../src/container/cgroup.js';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
 
@@ -175,6 +180,78 @@ describe('log URIs', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('metrics, processes and resources', () => {
+  it('reports cgroup metrics and the container\'s processes', async () => {
+    const id = uniqueId('metrics');
+    const pid = await runDetached(id, ['/spin.wasm'], ['--memory-limit', String(256 << 20)]);
+    const metrics = await pc.ctr(['task', 'metrics', id]);
+    expect(metrics.code, metrics.stderr).toBe(0);
+    const usage = Number(/memory\.usage_in_bytes\s+(\d+)/.exec(metrics.stdout)?.[1] ?? /memory\.usage\s+(\d+)/.exec(metrics.stdout)?.[1]);
+    expect(usage).toBeGreaterThan(1 << 20);
+    expect(metrics.stdout).toMatch(new RegExp(`memory\\.limit_in_bytes\\s+${256 << 20}|memory\\.usage_limit\\s+${256 << 20}`));
+    const ps = await pc.ctr(['task', 'ps', id]);
+    expect(ps.code, ps.stderr).toBe(0);
+    const pids = ps.stdout.trim().split('\n').slice(1).map((line) => Number(line.trim().split(/\s+/)[0]));
+    // tini (the task's pid) and the runner under it.
+    expect(pids).toContain(pid);
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    await removeTask(id);
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+
+  it('applies new limits to a running container through Update', async () => {
+    const id = uniqueId('update');
+    const pid = await runDetached(id, ['/spin.wasm'], ['--memory-limit', String(256 << 20)]);
+    // ctr 1.6 has no "task update": call the shim's Task API over its socket, as containerd does.
+    const client = await TtrpcClient.connect(shimSocketPath(pc.address, 'default', id));
+    try {
+      const resources = { memory: { limit: 200 << 20 }, cpu: { quota: 50_000, period: 100_000 }, pids: { limit: 64 } };
+      const typeUrl = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
+      await client.callTyped(TASK_SERVICE, 'Update', UpdateTaskRequest, { id, resources: { typeUrl, value: new TextEncoder().encode(JSON.stringify(resources)) } }, Empty);
+      const cg = cgroupOfPid(pid);
+      if (cg.version === 1) {
+        expect(fs.readFileSync(path.join(cg.dirs.memory!, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(200 << 20));
+        expect(fs.readFileSync(path.join(cg.dirs.cpu!, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('50000');
+        expect(fs.readFileSync(path.join(cg.dirs.pids!, 'pids.max'), 'utf8').trim()).toBe('64');
+      } else {
+        expect(fs.readFileSync(path.join(cg.dir, 'memory.max'), 'utf8').trim()).toBe(String(200 << 20));
+        expect(fs.readFileSync(path.join(cg.dir, 'cpu.max'), 'utf8').trim()).toBe('50000 100000');
+      }
+      // Below the Node runtime's floor: refused, naming the floor, and nothing changes.
+      const tooSmall = new TextEncoder().encode(JSON.stringify({ memory: { limit: 8 << 20 } }));
+      await expect(client.callTyped(TASK_SERVICE, 'Update', UpdateTaskRequest, { id, resources: { typeUrl, value: tooSmall } }, Empty)).rejects.toThrow(
+        /below the 32 MiB that the Node\.js runtime/,
+      );
+    } finally {
+      client.close();
+    }
+    await removeTask(id);
+  });
+
+  it('refuses at Create a memory limit below the Node runtime\'s floor, naming it and the RuntimeClass overhead', async () => {
+    const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--memory-limit', String(16 << 20), '--rootfs', rootfs, uniqueId('floor'), '/hello.wasm']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('memory limit 16 MiB is below the 32 MiB that the Node.js runtime of a nodewasm container needs');
+    expect(r.stderr).toContain('overhead.podFixed.memory');
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+
+  it('ends a guest that grows past its memory limit with an OOM event and 137, harming nothing else', async () => {
+    const bystander = uniqueId('bystander');
+    await runDetached(bystander, ['/spin.wasm'], ['--memory-limit', String(128 << 20)]);
+    const id = uniqueId('oom');
+    const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--memory-limit', String(64 << 20), '--rootfs', rootfs, id, '/grow_memory.wasm', '200']);
+    expect(r.code).toBe(137);
+    await waitFor(() => fs.readFileSync(pc.eventsLogPath, 'utf8').includes(`/tasks/oom {"container_id":"${id}"}`));
+    const events = fs.readFileSync(pc.eventsLogPath, 'utf8').split('\n').filter((l) => l.includes(`"${id}"`));
+    const topics = events.map((l) => /\/tasks\/[a-z-]+/.exec(l)?.[0]);
+    expect(topics.indexOf('/tasks/oom')).toBeLessThan(topics.indexOf('/tasks/exit'));
+    expect((await taskRow(pc, bystander))?.status).toBe('RUNNING');
+    await removeTask(bystander);
+    expect(await findLeftovers(pc)).toEqual([]);
   });
 });
 

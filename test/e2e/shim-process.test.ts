@@ -142,7 +142,7 @@ describe('the shim binary', () => {
     expect((await pc.ctr(['task', 'rm', id])).code).toBe(0);
     await pc.ctr(['containers', 'rm', id]);
     const log = fs.readFileSync(pc.logPath, 'utf8');
-    expect(log).toMatch(new RegExp(`\\{"level":30,[^\\n]*"id":"${id}"[^\\n]*"msg":"task started"`));
+    expect(log).toMatch(new RegExp(`\\{"level":30,[^\\n]*"id":"${id}"[^\\n]*"msg":"process started"`));
     expect(await findLeftovers(pc)).toEqual([]);
   });
 

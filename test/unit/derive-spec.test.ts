@@ -162,3 +162,42 @@ describe('deriveRunnerSettings', () => {
     });
   });
 });
+
+describe('components', () => {
+  it('mounts the component\'s cache entry read-only at its place in the runner\'s directory', () => {
+    const spec = deriveWasmSpec({
+      userSpec: ctrSpec(), imageRoot: '/b/rootfs', runcRoot: '/b/nodewasm/root', settingsDir: '/b/nodewasm/settings',
+      runnerFiles, guestPathExists: () => true, componentDir: '/var/lib/nodewasm/components/abc-v2',
+    });
+    const mount = spec.mounts!.find((m) => m.destination === WasmLayout.component);
+    expect(mount).toEqual({ destination: WasmLayout.component, type: 'bind', source: '/var/lib/nodewasm/components/abc-v2', options: expect.arrayContaining(['bind', 'ro']) });
+    expect(derive().mounts!.some((m) => m.destination === WasmLayout.component)).toBe(false);
+  });
+
+  it('tells the runner a command\'s world and where its code is, and hides the runner\'s variables', () => {
+    const spec = ctrSpec();
+    spec.process!.env = ['PATH=/bin', 'NODEWASM_HTTP_ADDRESS=127.0.0.1:1', 'NODEWASM_HTTP_ADDRESS_X=kept'];
+    const settings = deriveRunnerSettings({ userSpec: spec, kind: 'component', entrypoint: '/app.wasm', componentWorld: 'cli' });
+    expect(settings.component).toEqual({ dir: WasmLayout.component, world: 'cli' });
+    expect(settings.env).toEqual(['PATH=/bin', 'NODEWASM_HTTP_ADDRESS_X=kept']);
+    expect(settings.http).toBeUndefined();
+  });
+
+  it('gives an http component its listen address, 0.0.0.0:8080 by default', () => {
+    const settings = deriveRunnerSettings({ userSpec: ctrSpec(), kind: 'component', entrypoint: '/app.wasm', componentWorld: 'http' });
+    expect(settings.http).toEqual({ host: '0.0.0.0', port: 8080, requestTimeoutMs: 30_000, maxRequestBodyBytes: 16 << 20 });
+    const spec = ctrSpec();
+    spec.process!.env = ['NODEWASM_HTTP_ADDRESS=[::1]:9000', 'NODEWASM_HTTP_REQUEST_TIMEOUT_MS=500', 'NODEWASM_HTTP_MAX_BODY_BYTES=1024', 'A=b'];
+    const custom = deriveRunnerSettings({ userSpec: spec, kind: 'component', entrypoint: '/app.wasm', componentWorld: 'http' });
+    expect(custom.http).toEqual({ host: '::1', port: 9000, requestTimeoutMs: 500, maxRequestBodyBytes: 1024 });
+    expect(custom.env).toEqual(['A=b']);
+  });
+
+  it('refuses a listen address it cannot use, naming the variable', () => {
+    const spec = ctrSpec();
+    for (const bad of ['8080', 'localhost:80', '1.2.3.4:0', '1.2.3.4:70000', '0.0.0.0:http']) {
+      spec.process!.env = [`NODEWASM_HTTP_ADDRESS=${bad}`];
+      expect(() => deriveRunnerSettings({ userSpec: spec, kind: 'component', entrypoint: '/a.wasm', componentWorld: 'http' })).toThrow(/NODEWASM_HTTP_ADDRESS/);
+    }
+  });
+});

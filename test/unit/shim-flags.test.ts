@@ -35,3 +35,22 @@ describe('shimSocketPath', () => {
     expect(shimSocketPath('/run/containerd/containerd.sock', 'default', 't1')).toBe(`/run/containerd/s/${expected}`);
   });
 });
+
+describe('-info (containerd 2.x)', () => {
+  it('is an action of its own, in any position, and takes no value', () => {
+    expect(parseShimArgs(['-info']).action).toBe('info');
+    expect(parseShimArgs(['--info', '-id', 'x'])).toMatchObject({ action: 'info', id: 'x' });
+    expect(parseShimArgs(['-namespace', 'k8s.io', '-info']).action).toBe('info');
+  });
+
+  it('prints a RuntimeInfo naming our runtime and version, with no features', async () => {
+    const { runtimeInfo, RUNTIME_NAME } = await import('../../src/shim/info.js');
+    const { RuntimeInfo } = await import('../../proto/shim.js');
+    const decoded = RuntimeInfo.decode(runtimeInfo('1.2.3'));
+    expect(decoded.name).toBe(RUNTIME_NAME);
+    expect(decoded.name).toBe('io.containerd.nodewasm.v1');
+    expect(decoded.version?.version).toBe('1.2.3');
+    expect(decoded.features).toBeUndefined();
+    expect(decoded.options).toBeUndefined();
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TaskManager } from '../../src/shim/task-manager.js';
 import { TaskError } from '../../src/shim/errors.js';
 import { silentLogger } from '../../src/shim/log.js';
-import type { ExecRequest, ProcessRuntime, RuntimeFactory, TaskCreateRequest, TaskEvent, TaskRuntime } from '../../src/shim/runtime.js';
+import type { ExecRequest, ProcessRuntime, RuntimeFactory, RuntimeHooks, TaskCreateRequest, TaskEvent, TaskRuntime } from '../../src/shim/runtime.js';
 import type { ExitRecord } from '../../src/shim/process-state.js';
 
 /** A process that runs until the test ends it, recording what the manager asked of it. */
@@ -51,6 +51,16 @@ class FakeRuntime extends FakeProcess implements TaskRuntime {
   async pause() {
     this.frozen = true;
   }
+  stats() {
+    return { typeUrl: 'io.containerd.cgroups.v1.Metrics', value: Uint8Array.of(1, 2, 3) };
+  }
+  pids() {
+    return [this.pid, 7];
+  }
+  updates: unknown[] = [];
+  async update(resources: unknown) {
+    this.updates.push(resources);
+  }
   async resume() {
     this.frozen = false;
   }
@@ -58,16 +68,18 @@ class FakeRuntime extends FakeProcess implements TaskRuntime {
 
 function setup() {
   const runtimes: FakeRuntime[] = [];
+  const hooks: RuntimeHooks[] = [];
   const factory: RuntimeFactory = {
-    create: async () => {
+    create: async (_request, runtimeHooks) => {
       const r = new FakeRuntime();
       runtimes.push(r);
+      hooks.push(runtimeHooks);
       return r;
     },
   };
   const events: TaskEvent[] = [];
   const manager = new TaskManager(factory, { publish: (e) => events.push(e) }, silentLogger());
-  return { manager, runtimes, events };
+  return { manager, runtimes, events, hooks };
 }
 
 const request = (id: string): TaskCreateRequest => ({
@@ -261,5 +273,28 @@ describe('TaskManager', () => {
     await settle();
     await manager.delete('d', '');
     expect(runtimes[0]!.execs.get('x')!.destroyed).toBe(1);
+  });
+
+  it('publishes TaskOOM for the container whose runtime reports an OOM kill, before its exit', async () => {
+    const { manager, runtimes, events, hooks } = setup();
+    await manager.create(request('o'));
+    await manager.start('o', '');
+    hooks[0]!.onOomKill();
+    runtimes[0]!.exit(137);
+    await settle();
+    expect(events.map((e) => e.type)).toEqual(['create', 'start', 'oom', 'exit']);
+    expect(events[2]).toEqual({ type: 'oom', containerId: 'o' });
+  });
+
+  it('passes stats, pids and updates to the container', async () => {
+    const { manager, runtimes } = setup();
+    await manager.create(request('s'));
+    await manager.start('s', '');
+    expect(manager.stats('s').typeUrl).toBe('io.containerd.cgroups.v1.Metrics');
+    expect(manager.pids('s')).toEqual([4242, 7]);
+    const resources = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', value: new TextEncoder().encode('{}') };
+    await manager.update('s', resources);
+    expect(runtimes[0]!.updates).toEqual([resources]);
+    expect(() => manager.stats('nope')).toThrow(expect.objectContaining({ kind: 'not-found' }));
   });
 });

@@ -268,10 +268,10 @@ describe('runner: failures of its own', () => {
     expect(r.stderr).toBe('nodewasm: /hello.wasm: cannot read the module: ENOENT\n');
   });
 
-  it('refuses components for now', async () => {
+  it('refuses a component without the transpiled code the shim provides', async () => {
     const r = await run('hello.wasm', { settings: { kind: 'component' } });
     expect(r.code).toBe(RunnerExit.cannotExecute);
-    expect(r.stderr).toContain('components are not supported yet');
+    expect(r.stderr).toContain('the shim gave no transpiled component to run');
   });
 
   it('refuses unreadable settings', async () => {
