@@ -3,7 +3,9 @@
 #
 #   scripts/install-system-deps.sh [--fixtures] [--check] [--dry-run]
 #
-#   (default)    containerd, ctr, containerd-shim-runc-v2, runc, tini-static
+#   (default)    containerd, ctr, containerd-shim-runc-v2, runc, tini-static, and for the CRI
+#                end-to-end tests the CNI plugins bridge, host-local and loopback
+#                (/usr/lib/cni) and ip(8)
 #   --fixtures   also what rebuilds the wasm test fixtures: clang, wasm-ld, wasi-libc,
 #                the wasm32 compiler runtime, wat2wasm
 #   --check      only report; exit 1 if something is missing
@@ -25,7 +27,7 @@ for arg in "$@"; do
     --fixtures) fixtures=1 ;;
     --check) check_only=1 ;;
     --dry-run) dry_run=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-system-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -58,6 +60,11 @@ need containerd ctr command -v ctr
 need containerd containerd-shim-runc-v2 command -v containerd-shim-runc-v2
 need runc runc command -v runc
 need tini tini-static test -x /usr/bin/tini-static
+# Pod networking in test/e2e/cri.test.ts: a CNI bridge inside a network namespace the test makes.
+for plugin in bridge host-local loopback; do
+  need containernetworking-plugins "cni-$plugin" test -x "/usr/lib/cni/$plugin"
+done
+need iproute2 ip command -v ip
 if [ "$fixtures" = 1 ]; then
   need clang clang command -v clang
   need lld wasm-ld command -v wasm-ld

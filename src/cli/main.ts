@@ -3,12 +3,14 @@
  */
 import { UsageError, buildCommand } from './build-image.js';
 import { demoCommand } from './demo.js';
+import { installCommand } from './install.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   build: { run: buildCommand, summary: 'build a wasi/wasm OCI image tar from .wasm files' },
   demo: { run: demoCommand, summary: 'run the bundled example through containerd with this shim' },
+  install: { run: installCommand, summary: 'install the shim on this node and register the runtime handler in containerd' },
 };
 
 function usage(): string {

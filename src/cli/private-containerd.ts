@@ -66,6 +66,12 @@ export interface PrivateContainerdOptions {
   cri?: boolean;
   /** CRI `sandbox_image`; import it yourself into namespace k8s.io. */
   sandboxImage?: string;
+  /**
+   * CRI: where containerd looks for CNI plugin binaries (e.g. Debian's /usr/lib/cni). Default: an
+   * empty private folder, so only host-network pods can run. CNI network configs go in the
+   * instance's `cniConfDir`, which is always private.
+   */
+  cniBinDir?: string;
   /** containerd log level debug instead of info. */
   debug?: boolean;
   /** Default: overlayfs when containerd reports it usable, else native. */
@@ -93,6 +99,8 @@ export interface PrivateContainerd extends CtrClient {
   eventsLogPath: string;
   snapshotter: string;
   cri: boolean;
+  /** CRI: the private folder containerd loads CNI network configs (`*.conflist`) from. */
+  cniConfDir: string;
   /**
    * Kills and deletes remaining tasks and containers in every namespace (so shims exit), stops
    * containerd (SIGTERM, then SIGKILL after 10 s), kills by PID anything of its own left running,
@@ -505,9 +513,10 @@ export async function startPrivateContainerd(options: PrivateContainerdOptions):
   const logPath = join(dir, 'containerd.log');
   const eventsLogPath = join(dir, 'events.log');
   const cri = options.cri ?? false;
-  const cniBinDir = join(dir, 'cni', 'bin');
+  const cniBinDir = options.cniBinDir !== undefined ? resolve(options.cniBinDir) : join(dir, 'cni', 'bin');
   const cniConfDir = join(dir, 'cni', 'conf');
-  for (const folder of [root, state, fifoDir, ...(cri ? [cniBinDir, cniConfDir] : [])]) {
+  const privateCniFolders = [cniConfDir, ...(options.cniBinDir === undefined ? [cniBinDir] : [])];
+  for (const folder of [root, state, fifoDir, ...(cri ? privateCniFolders : [])]) {
     await mkdir(folder, { recursive: true, mode: 0o700 });
   }
   await writeFile(
@@ -545,6 +554,7 @@ export async function startPrivateContainerd(options: PrivateContainerdOptions):
     eventsLogPath,
     snapshotter: options.snapshotter ?? 'overlayfs',
     cri,
+    cniConfDir,
     stop: () => stopPrivateContainerd(pc),
     restart: (whileStopped) => restartPrivateContainerd(pc, whileStopped),
   };
