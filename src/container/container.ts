@@ -19,6 +19,8 @@ import { ExecProcess, signalPid, type StartedProcess } from './exec-process.js';
 
 export type { StartedProcess } from './exec-process.js';
 
+const SIGKILL = 9;
+
 export interface CreateContainerOptions {
   id: string;
   namespace: string;
@@ -46,6 +48,8 @@ export class Container {
   private destroyed = false;
   private cgroup: Cgroup | undefined;
   private oomWatcher: OomWatcher | undefined;
+  /** A SIGKILL we sent explains a 137: the OOM watcher must not guess an OOM kill from it. */
+  private sentSigkill = false;
 
   private constructor(
     readonly id: string,
@@ -133,7 +137,8 @@ export class Container {
     this.watchCgroup();
     // TaskOOM must come before TaskExit: the last OOM reading happens before the exit is passed on.
     const exited = runc.exited.then((exit) => {
-      this.oomWatcher?.exit(exit.status);
+      if (this.sentSigkill) this.oomWatcher?.stop();
+      else this.oomWatcher?.exit(exit.status);
       return exit;
     });
     return { pid: this.pid, exited };
@@ -177,6 +182,7 @@ export class Container {
 
   async kill(signal: number, all: boolean): Promise<void> {
     if (!this.runc || this.pid === 0) throw new ContainerError('precondition', `container ${this.id} is not running`);
+    if (signal === SIGKILL) this.sentSigkill = true;
     if (all) {
       await runcKill(this.runcContext, this.id, signal, true).catch((err: unknown) => {
         throw new ContainerError('not-found', `container ${this.id}: ${(err as Error).message}`, { cause: err });
@@ -243,7 +249,8 @@ export class Container {
     this.destroyed = true;
     this.oomWatcher?.stop();
     if (this.runc && !this.hasExited) {
-      await runcKill(this.runcContext, this.id, 9, true).catch(() => undefined);
+      this.sentSigkill = true;
+      await runcKill(this.runcContext, this.id, SIGKILL, true).catch(() => undefined);
       await Promise.race([this.runc.exited, delay(10_000)]);
     }
     await runcForceDelete(this.runcContext, this.id);
@@ -293,36 +300,4 @@ async function writeWasmBundle(layout: string, spec: OciSpec, imageRoot: string,
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/**
- * The `delete` action's cleanup when the shim daemon is gone: kill what is left of the container,
- * forget it in runc, unmount the rootfs the shim mounted, and remove the shim's files.
- * Returns the pid the container had, when known.
- */
-export async function cleanupAfterShim(bundle: string, namespace: string, id: string): Promise<{ pid: number }> {
-  const layout = layoutDir(bundle);
-  let pid = 0;
-  try {
-    pid = Number.parseInt(fs.readFileSync(path.join(layout, LayoutFile.initPid), 'utf8'), 10) || 0;
-  } catch {
-    // never started
-  }
-  let cgroupsPath: string | undefined;
-  let rootPath = 'rootfs';
-  try {
-    const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as OciSpec;
-    cgroupsPath = spec.linux?.cgroupsPath;
-    rootPath = spec.root?.path ?? rootPath;
-  } catch {
-    // the bundle's spec is gone: clean up what can be found without it
-  }
-  const ctx: RuncContext = { root: runcRootForBundle(bundle, namespace), systemdCgroup: usesSystemdCgroup(cgroupsPath) };
-  await runcKill(ctx, id, 9, true).catch(() => undefined);
-  await runcForceDelete(ctx, id);
-  // Only the bundle's own rootfs directory is ever a mount of ours; a --rootfs DIR is the user's.
-  const bundleRootfs = path.join(bundle, 'rootfs');
-  if (path.resolve(bundle, rootPath) === bundleRootfs) await unmountAll(bundleRootfs).catch(() => undefined);
-  fs.rmSync(layout, { recursive: true, force: true });
-  return { pid };
 }

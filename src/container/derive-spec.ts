@@ -17,6 +17,7 @@ export const WasmLayout = {
   libraryDir: '/.nodewasm/lib',
   node: '/.nodewasm/node',
   runner: '/.nodewasm/runner.mjs',
+  runnerComponent: '/.nodewasm/runner-component.mjs',
   /** One settings file per process: init.json, and exec-<id>.json for each exec. */
   settingsDir: '/.nodewasm/settings',
   /** A component's transpiled code, from the node's component cache. */
@@ -82,6 +83,7 @@ export function deriveWasmSpec(inputs: WasmSpecInputs): OciSpec {
     [files.loader, WasmLayout.loader],
     [files.node, WasmLayout.node],
     [files.runner, WasmLayout.runner],
+    [files.runnerComponent, WasmLayout.runnerComponent],
     // A directory, so that settings written later for exec processes show up in the container.
     [inputs.settingsDir, WasmLayout.settingsDir],
     ...[...files.libraries].map(([name, source]): [string, string] => [source, `${WasmLayout.libraryDir}/${name}`]),
@@ -95,7 +97,9 @@ export function deriveWasmSpec(inputs: WasmSpecInputs): OciSpec {
   spec.process = {
     ...structuredClone(user.process!),
     args: [WasmLayout.tini, '-s', '-g', '--', ...runnerCommand(INIT_SETTINGS)],
-    env: [],
+    // tini's warnings (a signal runc forwards as the runner exits) would land on the guest's
+    // stderr; its fatal errors still print. The guest never sees the runner's environment.
+    env: ['TINI_VERBOSITY=0'],
     cwd: '/',
   };
   return spec;

@@ -1,4 +1,5 @@
-export { Container, cleanupAfterShim, type CreateContainerOptions, type ExecOptions, type StartedProcess } from './container.js';
+export { Container, type CreateContainerOptions, type ExecOptions, type StartedProcess } from './container.js';
+export { cleanupAfterShim } from './cleanup.js';
 export type { ExecProcess } from './exec-process.js';
 export { ContainerError, type ContainerErrorKind } from './errors.js';
 export type { ExitResult } from './runc.js';

@@ -4,10 +4,13 @@ const MiB = 1024 * 1024;
 
 /**
  * The smallest memory limit (cgroup memory.limit_in_bytes, no swap) a wasm container is allowed:
- * what runc's init, tini and the pinned Node 24 runner need to start and run a trivial guest,
- * with a margin. Measured on 2026-11-22 (docs/memory-floor.md): a whole `runc run` of a hello
- * guest needs 18 MiB when the Node binary is already in the page cache; below that it is
- * OOM-killed. A guest's own linear memory and data come on top.
+ * what runc's init, tini and the pinned Node 24 runner need to start and run a trivial guest.
+ * Measured on 2026-11-22 (docs/memory-floor.md), a whole `runc run` of a hello guest:
+ * - 17–18 MiB when the Node binary's pages are in the page cache (16 MiB: always OOM-killed);
+ * - 32 MiB when only the pages an idle Node process uses are cached, as the shim daemon keeps
+ *   them on a node running nodewasm (24 MiB: 1 run in 10);
+ * - 64 MiB when the binary is not cached at all (48 MiB: 6 in 10, thrashing for seconds).
+ * 32 MiB covers the first two; the guest's own memory comes on top.
  */
 export const NODE_RUNTIME_MEMORY_FLOOR_BYTES = 32 * MiB;
 
@@ -25,8 +28,9 @@ export function checkMemoryLimit(limitBytes: number | undefined): void {
   throw new ContainerError(
     'invalid',
     `memory limit ${formatBytes(limitBytes)} is below the ${floor} that the Node.js runtime of a nodewasm container needs on its own ` +
-      `(before the guest's memory): set the RuntimeClass's overhead.podFixed.memory to at least ${floor} ` +
-      `(or raise the container's memory limit to at least ${floor} plus what the guest needs)`,
+      `(before the guest's memory): raise the container's memory limit to at least ${floor} plus what the guest needs, ` +
+      `and in Kubernetes give the RuntimeClass an overhead.podFixed.memory of at least ${floor} per container ` +
+      `so that the scheduler counts the runtime`,
   );
 }
 

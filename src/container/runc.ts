@@ -99,7 +99,9 @@ export class RuncRun {
     void this.exited.then(() => {
       runcExited = true;
     });
-    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    // runc writes the pid file once the process runs, usually within tens of milliseconds:
+    // a short poll costs little and adds at most a few milliseconds to every start.
+    for (let delay = 1; ; delay = Math.min(delay * 2, 4)) {
       const pid = readPidFile(this.pidFile);
       if (pid !== undefined) return pid;
       if (runcExited) {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './exec.js';
@@ -15,6 +16,8 @@ export interface RunnerFiles {
   /** Host path of each library, keyed by the name the loader looks for. */
   libraries: ReadonlyMap<string, string>;
   runner: string;
+  /** The component host, which the runner imports from beside itself for components only. */
+  runnerComponent: string;
   tini: string;
 }
 
@@ -42,15 +45,56 @@ async function discover(): Promise<RunnerFiles> {
   const node = fs.realpathSync(process.execPath);
   const distDir = path.dirname(fileURLToPath(import.meta.url));
   const runner = path.join(distDir, 'runner.mjs');
-  if (!fs.existsSync(runner)) {
-    throw new ContainerError('internal', `the wasm runner is missing at ${runner}: run "npm run build"`);
+  const runnerComponent = path.join(distDir, 'runner-component.mjs');
+  for (const file of [runner, runnerComponent]) {
+    if (!fs.existsSync(file)) throw new ContainerError('internal', `the wasm runner is missing at ${file}: run "npm run build"`);
   }
   const tini = tiniCandidates(path.dirname(distDir)).find((p) => fs.existsSync(p));
   if (tini === undefined) {
     throw new ContainerError('internal', 'tini is not installed (Debian package "tini"): it runs as PID 1 of every wasm container');
   }
-  const { loader, libraries } = parseLdd(await run('ldd', [node]));
-  return { node, loader, libraries, runner, tini };
+  const { loader, libraries } = await linkedLibraries(node);
+  return { node, loader, libraries, runner, runnerComponent, tini };
+}
+
+/**
+ * Where the libraries of the Node binary are remembered between shim daemons: every `ctr run`
+ * starts a daemon, and ldd costs an exec on the way to Create. /run is emptied at boot, and an
+ * entry is used only while the binary is unchanged and every file it names still exists.
+ */
+const LIBRARY_CACHE_DIR = '/run/nodewasm';
+
+interface CachedLibraries {
+  node: string;
+  size: number;
+  mtimeMs: number;
+  loader: string;
+  libraries: Array<[string, string]>;
+}
+
+async function linkedLibraries(node: string): Promise<{ loader: string; libraries: Map<string, string> }> {
+  const stat = fs.statSync(node);
+  const cacheFile = path.join(LIBRARY_CACHE_DIR, `libraries-${createHash('sha256').update(node).digest('hex').slice(0, 16)}.json`);
+  try {
+    const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as CachedLibraries;
+    const files = [cached.loader, ...cached.libraries.map(([, file]) => file)];
+    if (cached.node === node && cached.size === stat.size && cached.mtimeMs === stat.mtimeMs && files.every((f) => fs.existsSync(f))) {
+      return { loader: cached.loader, libraries: new Map(cached.libraries) };
+    }
+  } catch {
+    // no usable entry: ask ldd
+  }
+  const found = parseLdd(await run('ldd', [node]));
+  try {
+    fs.mkdirSync(LIBRARY_CACHE_DIR, { recursive: true, mode: 0o755 });
+    const entry: CachedLibraries = { node, size: stat.size, mtimeMs: stat.mtimeMs, loader: found.loader, libraries: [...found.libraries] };
+    const temporary = `${cacheFile}.${process.pid}`;
+    fs.writeFileSync(temporary, JSON.stringify(entry));
+    fs.renameSync(temporary, cacheFile);
+  } catch {
+    // a cache we cannot write only costs the next daemon an ldd
+  }
+  return found;
 }
 
 /** Reads ldd's output: "libm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x…)" and the loader line. */

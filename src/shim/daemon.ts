@@ -3,7 +3,7 @@ import net from 'node:net';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { EventPublisher } from './event-publisher.js';
 import { daemonSocketPath } from './group.js';
-import { SOCKET_DIR, withoutUnixScheme } from './socket-address.js';
+import { LISTEN_FD_ENV, SOCKET_DIR, withoutUnixScheme } from './socket-address.js';
 import { TaskManager } from './task-manager.js';
 import { registerTaskService } from './task-service.js';
 import type { ShimInvocation } from './flags.js';
@@ -69,13 +69,19 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   process.on('unhandledRejection', (err) => log.error({ err: (err as Error)?.stack ?? String(err) }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => log.error({ err: err.stack }, 'uncaught exception'));
 
-  fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
+  // `start` binds the socket and hands it over as an inherited fd; without one (run by hand),
+  // the daemon binds it itself.
+  const inheritedFd = Number(process.env[LISTEN_FD_ENV]);
+  delete process.env[LISTEN_FD_ENV];
+  if (!Number.isInteger(inheritedFd) || inheritedFd < 3) fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
-    listener.listen(socketPath, () => {
+    const ready = () => {
       listener.off('error', reject);
       resolve();
-    });
+    };
+    if (Number.isInteger(inheritedFd) && inheritedFd >= 3) listener.listen({ fd: inheritedFd }, ready);
+    else listener.listen(socketPath, ready);
   });
   fs.chmodSync(socketPath, 0o600);
   log.info({ socket: socketPath, bundle }, 'shim daemon listening');

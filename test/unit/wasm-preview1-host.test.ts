@@ -298,9 +298,8 @@ describe('preview1 host: clocks, poll, exit', () => {
     view.setBigUint64(STR + 48, 2n, true);
     u8[STR + 56] = 2; // fd_write
     view.setUint32(STR + 64, 1, true);
-    const t0 = performance.now();
+    // Had it slept, the 5 s clock would have fired too and two events would be reported.
     expect(w['poll_oneoff']!(STR, BUF, 2, RET)).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(view.getUint32(RET, true)).toBe(1);
     expect(view.getBigUint64(BUF, true)).toBe(2n);
     expect(u8[BUF + 10]).toBe(2);

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildRunner } from './build-runner.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunnerSettings } from '../../src/wasm/settings.js';
 import { RunnerExit } from '../../src/wasm/settings.js';
@@ -21,11 +21,7 @@ let runner: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'nodewasm-runner-test-'));
-  runner = join(work, 'runner.mjs');
-  await build({
-    entryPoints: [join(repo, 'src/wasm/runner.ts')],
-    bundle: true, platform: 'node', target: 'node24', format: 'esm', outfile: runner, logLevel: 'warning',
-  });
+  runner = await buildRunner(repo, work);
 });
 
 afterAll(() => {

@@ -1,0 +1,167 @@
+/**
+ * Peak resident memory (VmHWM of /proc/<pid>/status, summed over processes) of one container
+ * running the `sleep` guest, read after the guest printed "sleeping" and a short settle:
+ * - the shim daemon (ours vs containerd-shim-runc-v2), found by the shim's own Connect answer;
+ * - what else the shim keeps per container (ours: the foreground `runc run`; runc's: nothing);
+ * - the container's processes (ours: tini + the node runner; runc's: the native program);
+ * - the runner alone outside any container (`node dist/runner.mjs`), the goal's "bare node";
+ * and RssAnon at the same moment, which leaves out the node binary's pages that all share.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runnerCommand, startBare } from './bare.js';
+import { BackgroundContainer, NODEWASM, RUNC, inTurn, uniqueId, type Side } from './containers.js';
+import { delay, type BenchContext, type Figure } from './figure.js';
+import { anonymousRssKb, describeTree, peakRssKb, processTree } from './procs.js';
+import { connectShim, shimPids } from './shim-client.js';
+
+/** After "sleeping": time for what happens after the guest's first write (GC, idle tasks). */
+const SETTLE_MS = 300;
+
+interface ContainerSample {
+  shimDaemonKb: number;
+  shimSideKb: number;
+  containerKb: number;
+  /** RssAnon of the shim side plus the container's processes, at the same moment. */
+  anonymousKb: number;
+  containerAnonymousKb: number;
+  shimSide: string;
+  container: string;
+}
+
+async function sampleContainer(ctx: BenchContext, side: Side): Promise<ContainerSample> {
+  const id = uniqueId(`${side.name}-mem`);
+  const container = await BackgroundContainer.start(ctx.pc, side.target('sleep', ['3600']), id, 'sleeping');
+  try {
+    await delay(SETTLE_MS);
+    const client = await connectShim(await container.shimAddress());
+    try {
+      const { shimPid, taskPid } = await shimPids(client, id);
+      const containerTree = await processTree(taskPid);
+      const shimSide = (await processTree(shimPid)).filter((pid) => !containerTree.includes(pid));
+      return {
+        shimDaemonKb: await peakRssKb([shimPid]),
+        shimSideKb: await peakRssKb(shimSide),
+        containerKb: await peakRssKb(containerTree),
+        anonymousKb: await anonymousRssKb([...shimSide, ...containerTree]),
+        containerAnonymousKb: await anonymousRssKb(containerTree),
+        shimSide: await describeTree(shimSide),
+        container: await describeTree(containerTree),
+      };
+    } finally {
+      client.close();
+    }
+  } finally {
+    await container.stop();
+  }
+}
+
+async function sampleBareRunner(ctx: BenchContext): Promise<{ peakKb: number; anonymousKb: number }> {
+  const bare = await startBare(await runnerCommand(ctx, 'sleep', ['3600']), 'sleeping');
+  try {
+    await delay(SETTLE_MS);
+    const tree = await processTree(bare.pid);
+    return { peakKb: await peakRssKb(tree), anonymousKb: await anonymousRssKb(tree) };
+  } finally {
+    await bare.stop();
+  }
+}
+
+/** The runner's floor as docs/memory-floor.md states it, when that document exists. */
+async function runnerFloor(repo: string): Promise<{ mib: number | undefined; note: string }> {
+  const path = join(repo, 'docs', 'memory-floor.md');
+  if (!existsSync(path)) return { mib: undefined, note: 'not yet measured (docs/memory-floor.md does not exist yet)' };
+  const text = await readFile(path, 'utf8');
+  const line = text.split('\n').find((candidate) => /floor/i.test(candidate) && /\d+(\.\d+)?\s*MiB/.test(candidate));
+  const mib = line === undefined ? undefined : Number(/(\d+(?:\.\d+)?)\s*MiB/.exec(line)![1]);
+  return { mib, note: line === undefined ? 'see docs/memory-floor.md' : `from docs/memory-floor.md: "${line.trim().slice(0, 160)}"` };
+}
+
+const toMiB = (kb: number): number => kb / 1024;
+
+export async function memory(ctx: BenchContext): Promise<Figure[]> {
+  const samples = { nodewasm: [] as ContainerSample[], runc: [] as ContainerSample[] };
+  const bare: Array<{ peakKb: number; anonymousKb: number }> = [];
+  for (let round = 0; round < ctx.heavyRuns; round++) {
+    for (const side of inTurn(round, NODEWASM, RUNC)) samples[side.name].push(await sampleContainer(ctx, side));
+    bare.push(await sampleBareRunner(ctx));
+  }
+  const pick = (name: Side['name'], field: 'shimDaemonKb' | 'shimSideKb' | 'containerKb' | 'anonymousKb' | 'containerAnonymousKb'): number[] =>
+    samples[name].map((sample) => toMiB(sample[field]));
+  const last = (name: Side['name']): ContainerSample => samples[name][samples[name].length - 1]!;
+  ctx.progress(`memory: ours shim side [${last('nodewasm').shimSide}] container [${last('nodewasm').container}]; runc shim side [${last('runc').shimSide}] container [${last('runc').container}]`);
+  const total = (name: Side['name']): number[] => samples[name].map((sample) => toMiB(sample.shimSideKb + sample.containerKb));
+  const floor = await runnerFloor(ctx.repo);
+  return [
+    {
+      title: 'memory: shim daemon peak RSS (MiB)',
+      unit: 'MiB',
+      ours: pick('nodewasm', 'shimDaemonKb'),
+      peerName: 'containerd-shim-runc-v2',
+      peer: pick('runc', 'shimDaemonKb'),
+    },
+    {
+      title: 'memory: shim side per container, daemon + what it keeps running (MiB)',
+      unit: 'MiB',
+      ours: pick('nodewasm', 'shimSideKb'),
+      peerName: 'containerd-shim-runc-v2',
+      peer: pick('runc', 'shimSideKb'),
+      note: `ours: ${last('nodewasm').shimSide}; runc: ${last('runc').shimSide} (MiB, last run)`,
+    },
+    {
+      title: "memory: container's processes peak RSS (MiB)",
+      unit: 'MiB',
+      ours: pick('nodewasm', 'containerKb'),
+      peerName: 'native process (runc)',
+      peer: pick('runc', 'containerKb'),
+      note: `ours: ${last('nodewasm').container}; runc: ${last('runc').container} (MiB, last run)`,
+    },
+    {
+      title: "memory per container: container's processes vs the runner outside containers (MiB)",
+      unit: 'MiB',
+      ours: pick('nodewasm', 'containerKb'),
+      peerName: 'bare `node dist/runner.mjs`, same guest',
+      peer: bare.map((sample) => toMiB(sample.peakKb)),
+      goal: { text: '≤ 1.3x', on: 'ratio', atMost: 1.3 },
+    },
+    {
+      title: 'memory per container, strict reading: shim side + container vs the runner outside containers (MiB)',
+      unit: 'MiB',
+      ours: total('nodewasm'),
+      peerName: 'bare `node dist/runner.mjs`, same guest',
+      peer: bare.map((sample) => toMiB(sample.peakKb)),
+      goal: { text: '≤ 1.3x', on: 'ratio', atMost: 1.3 },
+      note: 'with `ctr run` every container has a shim daemon of its own; in a pod the daemon is shared, the `runc run` it keeps per container is not',
+    },
+    {
+      title: 'memory: everything per container, shim side + container (MiB)',
+      unit: 'MiB',
+      ours: total('nodewasm'),
+      peerName: 'runc shim + native process',
+      peer: total('runc'),
+    },
+    {
+      title: "memory, anonymous only (RssAnon, without the node binary's shared pages): container's processes vs the runner outside containers (MiB)",
+      unit: 'MiB',
+      ours: pick('nodewasm', 'containerAnonymousKb'),
+      peerName: 'bare `node dist/runner.mjs`, same guest',
+      peer: bare.map((sample) => toMiB(sample.anonymousKb)),
+    },
+    {
+      title: 'memory, anonymous only: everything per container, shim side + container (MiB)',
+      unit: 'MiB',
+      ours: pick('nodewasm', 'anonymousKb'),
+      peerName: 'runc shim + native process',
+      peer: pick('runc', 'anonymousKb'),
+    },
+    {
+      title: "memory: the runner's floor (MiB)",
+      unit: 'MiB',
+      ours: floor.mib === undefined ? undefined : [floor.mib],
+      peerName: '—',
+      peer: undefined,
+      note: floor.note,
+    },
+  ];
+}

@@ -1,0 +1,79 @@
+/** What /proc says about processes: peak and current resident memory, and process trees. */
+import { readdir, readFile } from 'node:fs/promises';
+
+/** A field of /proc/<pid>/status in kB (VmHWM, VmRSS...), or undefined when the process is gone. */
+export async function statusKb(pid: number, field: 'VmHWM' | 'VmRSS' | 'RssAnon'): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text);
+  return match === null ? undefined : Number(match[1]);
+}
+
+async function parentOf(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `root` and every process below it, at the moment of the scan. */
+export async function processTree(root: number): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const parent = await parentOf(pid);
+    if (parent === undefined) continue;
+    const siblings = children.get(parent);
+    if (siblings === undefined) children.set(parent, [pid]);
+    else siblings.push(pid);
+  }
+  const tree: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+export async function commandName(pid: number): Promise<string> {
+  try {
+    return (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+  } catch {
+    return '?';
+  }
+}
+
+/** The sum of VmHWM (peak RSS) over the given processes, in kB; a process that is gone counts 0. */
+export async function peakRssKb(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) total += (await statusKb(pid, 'VmHWM')) ?? 0;
+  return total;
+}
+
+/**
+ * The sum of RssAnon (resident anonymous memory: heaps, stacks, malloc) now, in kB: what the
+ * processes hold of their own, without the file pages (the node binary) they share with others.
+ */
+export async function anonymousRssKb(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) total += (await statusKb(pid, 'RssAnon')) ?? 0;
+  return total;
+}
+
+/** One process tree's processes with their names and peaks, for the report's notes. */
+export async function describeTree(pids: readonly number[]): Promise<string> {
+  const parts: string[] = [];
+  for (const pid of pids) parts.push(`${await commandName(pid)} ${(((await statusKb(pid, 'VmHWM')) ?? 0) / 1024).toFixed(1)}`);
+  return parts.join(' + ');
+}
