@@ -6,6 +6,7 @@ import { Container } from '../container/container.js';
 import { runDaemon } from './daemon.js';
 import { bundleLogger } from './log.js';
 import type { ShimInvocation } from './flags.js';
+import type { ClaimedSocket } from './start.js';
 import type { RuntimeFactory, TaskRuntime } from './runtime.js';
 
 /** Containers run by runc, as the container layer does it: the one place the two layers meet. */
@@ -38,7 +39,7 @@ export const containerRuntimes: RuntimeFactory = {
   },
 };
 
-export async function runContainerDaemon(inv: ShimInvocation, version: string): Promise<void> {
+export async function runContainerDaemon(inv: ShimInvocation, version: string, claimed?: ClaimedSocket): Promise<void> {
   const log = bundleLogger(process.cwd(), { ns: inv.namespace }, inv.debug);
-  await runDaemon({ invocation: inv, runtimes: containerRuntimes, log, version });
+  await runDaemon({ invocation: inv, runtimes: containerRuntimes, log, version, ...(claimed ? { claimed } : {}) });
 }

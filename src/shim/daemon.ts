@@ -3,7 +3,8 @@ import net from 'node:net';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { EventPublisher } from './event-publisher.js';
 import { daemonSocketPath } from './group.js';
-import { LISTEN_FD_ENV, SOCKET_DIR, withoutUnixScheme } from './socket-address.js';
+import { SOCKET_DIR, withoutUnixScheme } from './socket-address.js';
+import type { ClaimedSocket } from './start.js';
 import { TaskManager } from './task-manager.js';
 import { registerTaskService } from './task-service.js';
 import type { ShimInvocation } from './flags.js';
@@ -18,6 +19,8 @@ export interface DaemonOptions {
   runtimes: RuntimeFactory;
   log: Logger;
   version: string;
+  /** The socket `start` already bound, with the connections it accepted meanwhile. */
+  claimed?: ClaimedSocket;
 }
 
 /**
@@ -35,7 +38,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const ttrpc = new TtrpcServer({
     onError: (err, info) => log.error({ err: (err as Error)?.message, ...info }, 'request failed'),
   });
-  const listener = net.createServer();
+  const listener = options.claimed?.listener ?? net.createServer();
 
   let exiting = false;
   const exit = async (reason: string, code = 0): Promise<void> => {
@@ -57,10 +60,15 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     onLastTaskGone: () => setImmediate(() => void exit('shutdown with no task left')),
   });
   ttrpc.attach(listener);
+  if (options.claimed) {
+    options.claimed.stopHolding();
+    for (const socket of options.claimed.early) ttrpc.handleConnection(socket);
+  }
 
   const idle = setTimeout(() => {
     if (tasks.taskCount === 0) void exit('nobody connected');
   }, IDLE_EXIT_MS);
+  if ((options.claimed?.early.length ?? 0) > 0) clearTimeout(idle);
   listener.once('connection', () => clearTimeout(idle));
 
   process.on('SIGTERM', () => void exit('SIGTERM'));
@@ -69,20 +77,17 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   process.on('unhandledRejection', (err) => log.error({ err: (err as Error)?.stack ?? String(err) }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => log.error({ err: err.stack }, 'uncaught exception'));
 
-  // `start` binds the socket and hands it over as an inherited fd; without one (run by hand),
-  // the daemon binds it itself.
-  const inheritedFd = Number(process.env[LISTEN_FD_ENV]);
-  delete process.env[LISTEN_FD_ENV];
-  if (!Number.isInteger(inheritedFd) || inheritedFd < 3) fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
-    const ready = () => {
-      listener.off('error', reject);
-      resolve();
-    };
-    if (Number.isInteger(inheritedFd) && inheritedFd >= 3) listener.listen({ fd: inheritedFd }, ready);
-    else listener.listen(socketPath, ready);
-  });
-  fs.chmodSync(socketPath, 0o600);
+  if (!options.claimed) {
+    // Run by hand: bind the socket here.
+    fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    fs.chmodSync(socketPath, 0o600);
+  }
   log.info({ socket: socketPath, bundle }, 'shim daemon listening');
 }

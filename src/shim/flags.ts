@@ -1,3 +1,6 @@
+/** Names the fd on which the launcher waits for `start`'s answer (a FIFO it made). */
+export const REPLY_FD_ENV = 'NODEWASM_START_REPLY_FD';
+
 /** What containerd asked the shim binary to do, read from its command line. */
 export interface ShimInvocation {
   /** `info`: containerd 2.x's `-info`, which asks for the runtime's RuntimeInfo. */

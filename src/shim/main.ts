@@ -4,8 +4,7 @@
  * only by the daemon.
  */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseShimArgs, type ShimInvocation } from './flags.js';
+import { daemonArgs, parseShimArgs, REPLY_FD_ENV, type ShimInvocation } from './flags.js';
 
 export const SHIM_NAME = 'containerd-shim-nodewasm-v1';
 declare const NODEWASM_VERSION: string | undefined;
@@ -39,8 +38,18 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'start': {
-      const { runStart } = await import('./start.js');
-      await runStart(inv, fileURLToPath(import.meta.url));
+      const replyFd = Number(process.env[REPLY_FD_ENV]);
+      if (!Number.isInteger(replyFd) || replyFd < 3) {
+        throw new Error('start must be run through the launcher bin/containerd-shim-nodewasm-v1, which detaches it');
+      }
+      delete process.env[REPLY_FD_ENV];
+      const { startOrJoin } = await import('./start.js');
+      const claimed = await startOrJoin(inv, replyFd);
+      if (claimed === 'joined') return;
+      // From here on this process is the pod's daemon, and `ps` shows it as one.
+      setProcessTitle(daemonArgs(inv));
+      const { runContainerDaemon } = await import('./container-daemon.js');
+      await runContainerDaemon(inv, VERSION, claimed);
       return;
     }
     case 'delete': {

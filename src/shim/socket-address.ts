@@ -3,9 +3,6 @@ import { createHash } from 'node:crypto';
 /** Where shim sockets live; the name hashes containerd's address, so private instances never collide. */
 export const SOCKET_DIR = '/run/containerd/s';
 
-/** Tells the daemon which inherited fd is the listening socket `start` bound for it. */
-export const LISTEN_FD_ENV = 'NODEWASM_SHIM_LISTEN_FD';
-
 /** Linux's sun_path holds 108 bytes with the NUL; containerd keeps 106 as its own limit. */
 const MAX_SOCKET_PATH = 106;
 

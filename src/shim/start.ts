@@ -1,82 +1,73 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
-import { daemonArgs, type ShimInvocation } from './flags.js';
+import type { ShimInvocation } from './flags.js';
 import { daemonSocketPath, probeSocket } from './group.js';
-import { LISTEN_FD_ENV, SOCKET_DIR, withUnixScheme } from './socket-address.js';
+import { SOCKET_DIR, withUnixScheme } from './socket-address.js';
 
+/** A socket this process bound to serve as the pod's daemon, with connections already accepted. */
+export interface ClaimedSocket {
+  listener: net.Server;
+  /** Connections that arrived before the Task service was ready; served as soon as it is. */
+  early: net.Socket[];
+  stopHolding(): void;
+}
 
 /**
- * `start`: join the pod's daemon when one answers, otherwise spawn one, then print its address.
- * containerd reads stdout and stderr together as the address, so nothing else may be written.
+ * `start`, as the launcher runs it: detached, with a reply fd instead of containerd's pipes. It
+ * joins the pod's daemon when one answers; otherwise it binds the pod's socket and goes on to be
+ * that daemon itself. Either way the address goes back at once, so containerd never waits for a
+ * second Node process to boot. The launcher prints it, as containerd expects.
  */
-export async function runStart(inv: ShimInvocation, scriptPath: string): Promise<void> {
-  drainStdin();
-  const bundle = inv.bundle ?? process.cwd();
-  const socketPath = daemonSocketPath(inv, bundle);
+export async function startOrJoin(inv: ShimInvocation, replyFd: number): Promise<ClaimedSocket | 'joined'> {
+  try {
+    const bundle = inv.bundle ?? process.cwd();
+    const socketPath = daemonSocketPath(inv, bundle);
+    const claimed = await claimSocket(socketPath);
+    const address = withUnixScheme(socketPath);
+    writeAtomically(path.join(bundle, 'address'), address);
+    reply(replyFd, address);
+    return claimed;
+  } catch (err) {
+    reply(replyFd, `error: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+/** The launcher reads until EOF: close the fd, or runc and containers would inherit and hold it. */
+function reply(fd: number, text: string): void {
+  try {
+    fs.writeSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function claimSocket(socketPath: string): Promise<ClaimedSocket | 'joined'> {
   const state = await probeSocket(socketPath);
-  if (state !== 'live') {
-    // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
-    if (state === 'stale') fs.rmSync(socketPath, { force: true });
-    await spawnDaemon(inv, bundle, scriptPath, socketPath);
-  }
-  const address = withUnixScheme(socketPath);
-  writeAtomically(path.join(bundle, 'address'), address);
-  fs.writeSync(1, address);
-}
-
-/** containerd may send runtime options (or 2.3's bootstrap parameters) on stdin; none is needed. */
-function drainStdin(): void {
-  try {
-    if (!process.stdin.isTTY) fs.readFileSync(0);
-  } catch {
-    // nothing to read, or not readable: either way there is nothing we need from it
-  }
-}
-
-/**
- * Binds the daemon's socket here and hands it to the daemon as fd 3, so the address can be
- * printed at once: containerd's first connection waits in the socket's backlog while the daemon
- * boots, instead of `start` waiting for the daemon.
- */
-async function spawnDaemon(inv: ShimInvocation, bundle: string, scriptPath: string, socketPath: string): Promise<void> {
+  if (state === 'live') return 'joined';
+  // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
+  if (state === 'stale') fs.rmSync(socketPath, { force: true });
   fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
-  // Bound under a temporary name and then linked into place: libuv unlinks the path it bound when
-  // this process exits, and link() refuses to replace the socket of a concurrent `start`.
-  const temporary = `${socketPath}.${process.pid}`;
-  fs.rmSync(temporary, { force: true });
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(temporary, () => resolve());
-  });
-  fs.chmodSync(temporary, 0o600);
+  const listener = net.createServer();
+  const early: net.Socket[] = [];
+  const hold = (socket: net.Socket) => early.push(socket);
+  listener.on('connection', hold);
   try {
-    fs.linkSync(temporary, socketPath);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
   } catch (err) {
     // Another `start` of the same pod bound it first: join that daemon.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && (await probeSocket(socketPath)) === 'live') return;
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await probeSocket(socketPath)) === 'live') return 'joined';
     throw err;
-  } finally {
-    fs.rmSync(temporary, { force: true });
   }
-  const child = spawn(process.execPath, [scriptPath, ...daemonArgs(inv)], {
-    cwd: bundle,
-    detached: true,
-    // containerd waits for every holder of its pipes to close them: the daemon holds none.
-    stdio: ['ignore', 'ignore', 'ignore', listeningFd(server)],
-    env: { ...process.env, [LISTEN_FD_ENV]: '3' },
-  });
-  child.unref();
-  // Not closed: this process exits now and the daemon owns the socket.
-  server.unref();
-}
-
-function listeningFd(server: net.Server): number {
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new Error('the shim socket has no file descriptor to hand to the daemon');
-  return fd;
+  fs.chmodSync(socketPath, 0o600);
+  return { listener, early, stopHolding: () => listener.off('connection', hold) };
 }
 
 function writeAtomically(file: string, text: string): void {
