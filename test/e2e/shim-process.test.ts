@@ -217,6 +217,27 @@ describe('one daemon per pod', () => {
   });
 });
 
+describe('a pod whose daemon was killed', () => {
+  it('gets a new daemon for its next container instead of the dead one\'s socket', async () => {
+    const pod = uniqueId('phoenix');
+    const first = `${pod}-a`;
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--annotation', `io.kubernetes.cri.sandbox-id=${pod}`, '--rootfs', rootfs, first, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, first))?.status === 'RUNNING');
+    const daemon = processesMentioning(`-address ${pc.address}`).find((p) => p.cmdline.startsWith('containerd-shim-nodewasm-v1') && p.cmdline.includes(`-id ${first}`));
+    expect(daemon).toBeDefined();
+    process.kill(daemon!.pid, 'SIGKILL');
+    await waitFor(async () => (await taskRow(pc, first))?.status !== 'RUNNING');
+    // The socket file may still be there; nobody listens on it.
+    const again = await pc.ctr(['run', '--rm', ...RUNTIME, '--annotation', `io.kubernetes.cri.sandbox-id=${pod}`, '--rootfs', rootfs, `${pod}-b`, '/native_exit']);
+    expect(again.stdout).toBe('native says hello\n');
+    expect(again.code).toBe(4);
+    await pc.ctr(['task', 'rm', first]);
+    await pc.ctr(['containers', 'rm', first]);
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+});
+
 describe('containerd restarts', () => {
   it('keeps tasks running and controllable, and loses no exit event', async () => {
     const id = uniqueId('restart');
