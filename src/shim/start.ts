@@ -34,10 +34,10 @@ export async function startOrJoin(inv: ShimInvocation, replyFd: number): Promise
   }
 }
 
-/** The launcher reads until EOF: close the fd, or runc and containers would inherit and hold it. */
+/** One line; then the fd is closed, or runc and containers would inherit and hold it. */
 function reply(fd: number, text: string): void {
   try {
-    fs.writeSync(fd, text);
+    fs.writeSync(fd, `${text}\n`);
   } finally {
     fs.closeSync(fd);
   }
