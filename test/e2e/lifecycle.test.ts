@@ -22,7 +22,7 @@ let rootfs: string;
 
 beforeAll(async () => {
   rootfs = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-lifecycle-'));
-  for (const name of ['hello', 'exit_code', 'cat', 'spin', 'sleep', 'echo_env', 'grow_memory']) {
+  for (const name of ['hello', 'exit_code', 'cat', 'spin', 'sleep', 'echo_env', 'grow_memory', 'grow_untouched']) {
     fs.copyFileSync(fixture(name), path.join(rootfs, `${name}.wasm`));
   }
   fs.writeFileSync(path.join(rootfs, 'native_hello'), tinyElfX64('native exec\n', { exitCode: 6 }), { mode: 0o755 });
@@ -202,6 +202,26 @@ describe('metrics, processes and resources', () => {
     expect(await findLeftovers(pc)).toEqual([]);
   });
 
+  it('enforces the spec\'s memory, CPU quota and shares in the container\'s cgroup', async () => {
+    const id = uniqueId('limits');
+    const pid = await runDetached(id, ['/spin.wasm'], ['--memory-limit', String(96 << 20), '--cpu-quota', '25000', '--cpu-period', '100000', '--cpu-shares', '512']);
+    const cg = cgroupOfPid(pid);
+    const read = (dir: string | undefined, file: string) => fs.readFileSync(path.join(dir!, file), 'utf8').trim();
+    if (cg.version === 1) {
+      expect(read(cg.dirs.memory, 'memory.limit_in_bytes')).toBe(String(96 << 20));
+      expect(read(cg.dirs.cpu, 'cpu.cfs_quota_us')).toBe('25000');
+      expect(read(cg.dirs.cpu, 'cpu.cfs_period_us')).toBe('100000');
+      expect(read(cg.dirs.cpu, 'cpu.shares')).toBe('512');
+      // The busy guest is throttled to a quarter of a CPU: the kernel counts the throttled periods.
+      await waitFor(() => Number(/nr_throttled (\d+)/.exec(read(cg.dirs.cpu, 'cpu.stat'))![1]) > 0);
+    } else {
+      expect(read(cg.dir, 'memory.max')).toBe(String(96 << 20));
+      expect(read(cg.dir, 'cpu.max')).toBe('25000 100000');
+      await waitFor(() => Number(/nr_throttled (\d+)/.exec(read(cg.dir, 'cpu.stat'))![1]) > 0);
+    }
+    await removeTask(id);
+  });
+
   it('applies new limits to a running container through Update', async () => {
     const id = uniqueId('update');
     const pid = await runDetached(id, ['/spin.wasm'], ['--memory-limit', String(256 << 20)]);
@@ -229,6 +249,14 @@ describe('metrics, processes and resources', () => {
       client.close();
     }
     await removeTask(id);
+  });
+
+  it('caps the guest\'s linear memory at the container\'s memory limit', async () => {
+    // 1500 more pages, never touched: the cgroup would not notice, the cap does.
+    const capped = await pc.ctr(['run', '--rm', ...RUNTIME, '--memory-limit', String(64 << 20), '--rootfs', rootfs, uniqueId('cap'), '/grow_untouched.wasm']);
+    expect(capped.stdout).toBe('grow refused\n');
+    const uncapped = await pc.ctr(['run', '--rm', ...RUNTIME, '--memory-limit', String(256 << 20), '--rootfs', rootfs, uniqueId('nocap'), '/grow_untouched.wasm']);
+    expect(uncapped.stdout).toBe('grow ok\n');
   });
 
   it('refuses at Create a memory limit below the Node runtime\'s floor, naming it and the RuntimeClass overhead', async () => {
