@@ -7,8 +7,8 @@
  * shows up in the CRI log).
  */
 
-const BASE = 0x400000;
-const HEADERS = 64 + 56;
+import { ELF_BASE as BASE, ELF_HEADERS as HEADERS, elfX64 } from '../harness/elf.js';
+
 const SIGINT = 2;
 const SIGTERM = 15;
 /** x86-64 delivers a handled signal only with SA_RESTORER set (else the kernel raises SIGSEGV). */
@@ -52,29 +52,7 @@ export function pauseElfX64(options: { message?: string } = {}): Buffer {
   const handlerAddress = BASE + HEADERS + handlerOffset;
 
   const fileSize = messageOffset + message.length;
-  const elf = Buffer.alloc(fileSize);
-  elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // ELF, 64-bit, little-endian, version 1, SysV
-  elf.writeUInt16LE(2, 16); // ET_EXEC
-  elf.writeUInt16LE(0x3e, 18); // x86-64
-  elf.writeUInt32LE(1, 20);
-  elf.writeBigUInt64LE(BigInt(BASE + HEADERS), 24); // entry
-  elf.writeBigUInt64LE(64n, 32); // program headers offset
-  elf.writeBigUInt64LE(0n, 40); // no section headers
-  elf.writeUInt32LE(0, 48);
-  elf.writeUInt16LE(64, 52); // ELF header size
-  elf.writeUInt16LE(56, 54); // program header size
-  elf.writeUInt16LE(1, 56); // one program header
-  elf.writeUInt16LE(64, 58);
-  elf.writeUInt16LE(0, 60);
-  elf.writeUInt16LE(0, 62);
-  elf.writeUInt32LE(1, 64); // PT_LOAD
-  elf.writeUInt32LE(5, 68); // R+X
-  elf.writeBigUInt64LE(0n, 72); // from file offset 0
-  elf.writeBigUInt64LE(BigInt(BASE), 80); // vaddr
-  elf.writeBigUInt64LE(BigInt(BASE), 88); // paddr
-  elf.writeBigUInt64LE(BigInt(fileSize), 96); // filesz
-  elf.writeBigUInt64LE(BigInt(fileSize), 104); // memsz
-  elf.writeBigUInt64LE(0x1000n, 112); // align
+  const elf = elfX64(fileSize);
   Buffer.from(code).copy(elf, HEADERS);
   // struct kernel_sigaction { handler, flags, restorer, mask }: the handler never returns, so
   // the restorer is never used; it only has to be there.

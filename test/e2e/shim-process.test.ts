@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
-import { fixture, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
+import { fixture, isGone, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
 import { tinyElfX64 } from '../harness/containerd.js';
 import { shimSocketPath } from '../../src/shim/socket-address.js';
 import net from 'node:net';
@@ -79,14 +79,7 @@ describe('the shim binary', () => {
     await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
     await pc.ctr(['task', 'rm', id]);
     await pc.ctr(['containers', 'rm', id]);
-    await waitFor(() => {
-      try {
-        process.kill(daemons[0]!.pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitFor(() => isGone(daemons[0]!.pid));
     expect(await findLeftovers(pc)).toEqual([]);
   });
 
@@ -156,14 +149,7 @@ describe('the shim binary', () => {
     expect(daemon).toBeDefined();
     process.kill(daemon!.pid, 'SIGKILL');
     await waitFor(async () => (await taskRow(pc, id))?.status !== 'RUNNING');
-    await waitFor(() => {
-      try {
-        process.kill(containerPid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitFor(() => isGone(containerPid));
     await pc.ctr(['task', 'rm', id]);
     await pc.ctr(['containers', 'rm', id]);
     expect(await findLeftovers(pc)).toEqual([]);
@@ -205,14 +191,7 @@ describe('one daemon per pod', () => {
     await waitFor(async () => (await taskRow(pc, second))?.status === 'STOPPED');
     expect((await pc.ctr(['task', 'rm', second])).stderr).toContain('exit code 137');
     await pc.ctr(['containers', 'rm', second]);
-    await waitFor(() => {
-      try {
-        process.kill(daemons[0]!.pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitFor(() => isGone(daemons[0]!.pid));
     expect(await findLeftovers(pc)).toEqual([]);
   });
 });

@@ -41,3 +41,12 @@ export async function waitFor(condition: () => Promise<boolean> | boolean, timeo
   }
 }
 
+/** Whether no process has this pid any more. */
+export function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}

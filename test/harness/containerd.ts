@@ -16,6 +16,7 @@ import {
   type PrivateContainerd,
   type PrivateContainerdOptions,
 } from '../../src/cli/private-containerd.js';
+import { ELF_BASE, ELF_HEADERS, elfX64 } from './elf.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const binDir = join(repoRoot, 'bin');
@@ -100,8 +101,8 @@ export function uniqueId(prefix = 'nw'): string {
  * without our shim (images of it run under plain runc).
  */
 export function tinyElfX64(message: string, options: { exitCode?: number; pause?: boolean } = {}): Buffer {
-  const base = 0x400000;
-  const headersSize = 64 + 56;
+  const base = ELF_BASE;
+  const headersSize = ELF_HEADERS;
   const text = Buffer.from(message, 'utf8');
   const u32 = (value: number): number[] => [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff];
   const codeLength = 22 + (options.pause ? 9 : 12);
@@ -118,29 +119,7 @@ export function tinyElfX64(message: string, options: { exitCode?: number; pause?
   ];
   if (code.length !== codeLength) throw new Error('tinyElfX64: code length mismatch');
   const fileSize = headersSize + code.length + text.length;
-  const elf = Buffer.alloc(fileSize);
-  elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // ELF, 64-bit, little-endian, version 1, SysV
-  elf.writeUInt16LE(2, 16); // ET_EXEC
-  elf.writeUInt16LE(0x3e, 18); // x86-64
-  elf.writeUInt32LE(1, 20);
-  elf.writeBigUInt64LE(BigInt(base + headersSize), 24); // entry
-  elf.writeBigUInt64LE(64n, 32); // program headers offset
-  elf.writeBigUInt64LE(0n, 40); // no section headers
-  elf.writeUInt32LE(0, 48);
-  elf.writeUInt16LE(64, 52); // ELF header size
-  elf.writeUInt16LE(56, 54); // program header size
-  elf.writeUInt16LE(1, 56); // one program header
-  elf.writeUInt16LE(64, 58);
-  elf.writeUInt16LE(0, 60);
-  elf.writeUInt16LE(0, 62);
-  elf.writeUInt32LE(1, 64); // PT_LOAD
-  elf.writeUInt32LE(5, 68); // R+X
-  elf.writeBigUInt64LE(0n, 72); // from file offset 0
-  elf.writeBigUInt64LE(BigInt(base), 80); // vaddr
-  elf.writeBigUInt64LE(BigInt(base), 88); // paddr
-  elf.writeBigUInt64LE(BigInt(fileSize), 96); // filesz
-  elf.writeBigUInt64LE(BigInt(fileSize), 104); // memsz
-  elf.writeBigUInt64LE(0x1000n, 112); // align
+  const elf = elfX64(fileSize);
   Buffer.from(code).copy(elf, headersSize);
   text.copy(elf, headersSize + code.length);
   return elf;
