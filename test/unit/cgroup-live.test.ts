@@ -176,8 +176,13 @@ describe.skipIf(skip !== undefined)(`cgroup v1, live${skip ? ` (skipped: ${skip}
     const { code } = await exited(hog);
     expect(code).toBe(137); // the shell reports its pipeline's last command, tail, killed by SIGKILL
     watcher.exit(code!);
-    expect(readOomKillCount(cg)).toBe(1);
-    expect(seen).toEqual([{ count: 1, newKills: 1, source: 'cgroup' }]);
+    // Usually one kill (tail); under memory pressure the kernel may pick a second process too.
+    const kills = readOomKillCount(cg);
+    expect(kills).toBeGreaterThanOrEqual(1);
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen.every((e) => e.source === 'cgroup')).toBe(true);
+    expect(seen.reduce((sum, e) => sum + e.newKills, 0)).toBe(kills);
+    expect(seen.at(-1)!.count).toBe(kills);
   });
 
   it('reports the kill at exit even when the cgroup was removed before the next poll', async () => {
@@ -193,7 +198,9 @@ describe.skipIf(skip !== undefined)(`cgroup v1, live${skip ? ` (skipped: ${skip}
     // What runc does when the container's init exits: remove the cgroup.
     for (const dir of Object.values(gone)) fs.rmdirSync(dir);
     expect(watcher.exit(code!)).toBe(true);
-    expect(seen).toEqual([{ count: 1, newKills: 1, source: 'exit' }]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ source: 'exit' });
+    expect(seen[0]!.newKills).toBeGreaterThanOrEqual(1);
   });
 });
 
