@@ -12,6 +12,8 @@ import { fixture, isGone, repoRoot, taskRow, uniqueId, waitFor } from './support
 import { tinyElfX64 } from '../harness/containerd.js';
 import { shimSocketPath } from '../../src/shim/socket-address.js';
 import net from 'node:net';
+import { TtrpcClient } from '../../src/ttrpc/client.js';
+import { CreateTaskRequest, CreateTaskResponse, DeleteRequest, DeleteResponse, StartRequest, StartResponse, TASK_SERVICE, WaitRequest, WaitResponse } from '../../proto/task.js';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
 const SHIM = path.join(repoRoot, 'bin', 'containerd-shim-nodewasm-v1');
@@ -32,6 +34,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(rootfs, 'script.sh'), '#!/native_exit\n');
   fs.chmodSync(path.join(rootfs, 'script.sh'), 0o755);
   fs.copyFileSync(fixture('spin'), path.join(rootfs, 'spin.wasm'));
+  fs.copyFileSync(fixture('hello'), path.join(rootfs, 'hello.wasm'));
   // Debug level: containerd passes -debug to the shim, whose event retries then show in the log.
   pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin'), debug: true });
 }, 120_000);
@@ -192,6 +195,42 @@ describe('one daemon per pod', () => {
     expect((await pc.ctr(['task', 'rm', second])).stderr).toContain('exit code 137');
     await pc.ctr(['containers', 'rm', second]);
     await waitFor(() => isGone(daemons[0]!.pid));
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+});
+
+describe('containerd 2.x: a pod\'s container created without `start`', () => {
+  it('is created, run and deleted by the pod\'s daemon from a bundle it never saw', async () => {
+    // containerd 2.x connects app containers straight to the sandbox's daemon: no `start`, and a
+    // bundle of their own. Here the test plays containerd's part over the daemon's socket.
+    const pod = uniqueId('pod2x');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--annotation', `io.kubernetes.cri.sandbox-id=${pod}`, '--rootfs', rootfs, pod, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, pod))?.status === 'RUNNING');
+    const id = `${pod}-app`;
+    const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-2x-bundle-'));
+    const out = path.join(bundle, 'out.log');
+    const sandboxSpec = JSON.parse(fs.readFileSync(path.join(pc.state, 'io.containerd.runtime.v2.task', 'default', pod, 'config.json'), 'utf8'));
+    const spec = { ...sandboxSpec, process: { ...sandboxSpec.process, args: ['/hello.wasm', 'from 2.x'] }, linux: { ...sandboxSpec.linux, cgroupsPath: `/default/${id}` } };
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    const client = await TtrpcClient.connect(shimSocketPath(pc.address, 'default', pod));
+    try {
+      await client.callTyped(TASK_SERVICE, 'Create', CreateTaskRequest, { id, bundle, stdout: `file://${out}`, stderr: `file://${out}` }, CreateTaskResponse);
+      const waited = client.callTyped(TASK_SERVICE, 'Wait', WaitRequest, { id }, WaitResponse);
+      await client.callTyped(TASK_SERVICE, 'Start', StartRequest, { id }, StartResponse);
+      expect((await waited).exitStatus).toBe(0);
+      const deleted = await client.callTyped(TASK_SERVICE, 'Delete', DeleteRequest, { id }, DeleteResponse);
+      expect(deleted.exitStatus).toBe(0);
+    } finally {
+      client.close();
+    }
+    expect(fs.readFileSync(out, 'utf8')).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=from 2.x\n');
+    expect(fs.existsSync(path.join(bundle, 'nodewasm'))).toBe(false);
+    fs.rmSync(bundle, { recursive: true, force: true });
+    await pc.ctr(['task', 'kill', '-s', 'SIGKILL', pod]);
+    await waitFor(async () => (await taskRow(pc, pod))?.status === 'STOPPED');
+    await pc.ctr(['task', 'rm', pod]);
+    await pc.ctr(['containers', 'rm', pod]);
     expect(await findLeftovers(pc)).toEqual([]);
   });
 });
