@@ -84,8 +84,6 @@ export class Container {
       const searchPath = specEnvValue(spec.process!.env, 'PATH') ?? DEFAULT_PATH;
       const entrypoint = lookupEntrypoint(imageRoot, args[0]!, searchPath, spec.process!.cwd);
       const workload = classifyFile(path.join(imageRoot, entrypoint), args[0]!);
-      const stdio = await ProcessStdio.open(options.stdio, { containerId: id, namespace: options.namespace });
-      cleanups.push(() => stdio.close());
       const runcContext: RuncContext = {
         root: runcRootForBundle(bundle, options.namespace),
         systemdCgroup: usesSystemdCgroup(spec.linux?.cgroupsPath),
@@ -100,6 +98,9 @@ export class Container {
         await writeWasmBundle(layout, spec, imageRoot, entrypoint, component);
         runcBundle = layout;
       }
+      // Last: a binary:// logger is started only for a container that passed every check.
+      const stdio = await ProcessStdio.open(options.stdio, { containerId: id, namespace: options.namespace });
+      cleanups.push(() => stdio.close());
       return new Container(id, workload, bundle, spec, imageRoot, runcBundle, runcContext, mountedRootfs, stdio, options.namespace, options.onOomKill);
     } catch (err) {
       for (const cleanup of cleanups.reverse()) {
@@ -111,10 +112,6 @@ export class Container {
       }
       throw err;
     }
-  }
-
-  get initPid(): number {
-    return this.pid;
   }
 
   async start(): Promise<StartedProcess> {

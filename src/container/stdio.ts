@@ -82,9 +82,7 @@ export class ProcessStdio {
       child.stdin.on('error', () => undefined);
       this.stdinSource.on('error', () => undefined);
       if (this.stdinClosed) {
-        for (const chunk of this.drainStdinFifo()) child.stdin.write(chunk);
-        child.stdin.end();
-        this.stdinSource.destroy();
+        this.endStdin(this.stdinSource, child.stdin);
       } else {
         this.stdinSource.pipe(child.stdin);
         this.stdinSource.resume();
@@ -100,15 +98,21 @@ export class ProcessStdio {
     const target = this.stdinTarget;
     if (source && target) {
       source.unpipe(target);
-      // ctr closed its end after writing: what the socket already read, then what is still in
-      // the FIFO, reaches the process before its EOF.
-      let chunk: Buffer | null;
-      while ((chunk = source.read() as Buffer | null) !== null) target.write(chunk);
-      for (const rest of this.drainStdinFifo()) target.write(rest);
-      target.end();
-      source.destroy();
+      this.endStdin(source, target);
     }
-    // Not attached yet: attach() drains and ends it.
+    // Not attached yet: attach() ends it.
+  }
+
+  /**
+   * ctr closed its end after writing: what the socket already read, then what is still in the
+   * FIFO, reaches the process before its EOF.
+   */
+  private endStdin(source: net.Socket, target: NodeJS.WritableStream): void {
+    let chunk: Buffer | null;
+    while ((chunk = source.read() as Buffer | null) !== null) target.write(chunk);
+    for (const rest of this.drainStdinFifo()) target.write(rest);
+    target.end();
+    source.destroy();
   }
 
   /** Reads what is left in the stdin FIFO without blocking (it is O_NONBLOCK). */

@@ -39,7 +39,7 @@ export const containerRuntimes: RuntimeFactory = {
   },
 };
 
-export async function runContainerDaemon(inv: ShimInvocation, version: string, claimed?: ClaimedSocket): Promise<void> {
+export async function runContainerDaemon(inv: ShimInvocation, version: string, claimed: ClaimedSocket): Promise<void> {
   const log = bundleLogger(process.cwd(), { ns: inv.namespace }, inv.debug);
-  await runDaemon({ invocation: inv, runtimes: containerRuntimes, log, version, ...(claimed ? { claimed } : {}) });
+  await runDaemon({ invocation: inv, runtimes: containerRuntimes, log, version, claimed });
 }

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { EventPublisher } from './event-publisher.js';
-import { daemonSocketPath } from './group.js';
-import { SOCKET_DIR, withoutUnixScheme } from './socket-address.js';
+import { withoutUnixScheme } from './socket-address.js';
 import type { ClaimedSocket } from './start.js';
 import { TaskManager } from './task-manager.js';
 import { registerTaskService } from './task-service.js';
@@ -19,8 +17,8 @@ export interface DaemonOptions {
   runtimes: RuntimeFactory;
   log: Logger;
   version: string;
-  /** The socket `start` already bound, with the connections it accepted meanwhile. */
-  claimed?: ClaimedSocket;
+  /** The pod's socket, already bound, with the connections accepted meanwhile. */
+  claimed: ClaimedSocket;
 }
 
 /**
@@ -30,7 +28,7 @@ export interface DaemonOptions {
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { invocation: inv, log } = options;
   const bundle = process.cwd();
-  const socketPath = daemonSocketPath(inv, bundle);
+  const { socketPath, listener } = options.claimed;
   const ttrpcAddress = process.env.TTRPC_ADDRESS ? withoutUnixScheme(process.env.TTRPC_ADDRESS) : `${inv.address}.ttrpc`;
 
   const events = new EventPublisher(ttrpcAddress, inv.namespace, log);
@@ -38,7 +36,6 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const ttrpc = new TtrpcServer({
     onError: (err, info) => log.error({ err: (err as Error)?.message, ...info }, 'request failed'),
   });
-  const listener = options.claimed?.listener ?? net.createServer();
 
   let exiting = false;
   const exit = async (reason: string, code = 0): Promise<void> => {
@@ -60,15 +57,13 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     onLastTaskGone: () => setImmediate(() => void exit('shutdown with no task left')),
   });
   ttrpc.attach(listener);
-  if (options.claimed) {
-    options.claimed.stopHolding();
-    for (const socket of options.claimed.early) ttrpc.handleConnection(socket);
-  }
+  options.claimed.stopHolding();
+  for (const socket of options.claimed.early) ttrpc.handleConnection(socket);
 
   const idle = setTimeout(() => {
     if (tasks.taskCount === 0) void exit('nobody connected');
   }, IDLE_EXIT_MS);
-  if ((options.claimed?.early.length ?? 0) > 0) clearTimeout(idle);
+  if (options.claimed.early.length > 0) clearTimeout(idle);
   listener.once('connection', () => clearTimeout(idle));
 
   process.on('SIGTERM', () => void exit('SIGTERM'));
@@ -77,17 +72,5 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   process.on('unhandledRejection', (err) => log.error({ err: (err as Error)?.stack ?? String(err) }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => log.error({ err: err.stack }, 'uncaught exception'));
 
-  if (!options.claimed) {
-    // Run by hand: bind the socket here.
-    fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(socketPath, () => {
-        listener.off('error', reject);
-        resolve();
-      });
-    });
-    fs.chmodSync(socketPath, 0o600);
-  }
   log.info({ socket: socketPath, bundle }, 'shim daemon listening');
 }

@@ -67,8 +67,12 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'daemon': {
+      // Run by hand, without an action: bind the pod's socket here and serve.
+      const [{ claimSocket }, { daemonSocketPath }] = await Promise.all([import('./start.js'), import('./group.js')]);
+      const claimed = await claimSocket(daemonSocketPath(inv, process.cwd()));
+      if (claimed === 'joined') throw new Error('a live daemon already serves this pod');
       const { runContainerDaemon } = await import('./container-daemon.js');
-      await runContainerDaemon(inv, VERSION);
+      await runContainerDaemon(inv, VERSION, claimed);
       return;
     }
   }

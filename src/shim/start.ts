@@ -7,6 +7,7 @@ import { SOCKET_DIR, withUnixScheme } from './socket-address.js';
 
 /** A socket this process bound to serve as the pod's daemon, with connections already accepted. */
 export interface ClaimedSocket {
+  socketPath: string;
   listener: net.Server;
   /** Connections that arrived before the Task service was ready; served as soon as it is. */
   early: net.Socket[];
@@ -43,7 +44,8 @@ function reply(fd: number, text: string): void {
   }
 }
 
-async function claimSocket(socketPath: string): Promise<ClaimedSocket | 'joined'> {
+/** Binds the pod's socket for a daemon, or reports that a live daemon already has it. */
+export async function claimSocket(socketPath: string): Promise<ClaimedSocket | 'joined'> {
   const state = await probeSocket(socketPath);
   if (state === 'live') return 'joined';
   // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
@@ -67,7 +69,7 @@ async function claimSocket(socketPath: string): Promise<ClaimedSocket | 'joined'
     throw err;
   }
   fs.chmodSync(socketPath, 0o600);
-  return { listener, early, stopHolding: () => listener.off('connection', hold) };
+  return { socketPath, listener, early, stopHolding: () => listener.off('connection', hold) };
 }
 
 function writeAtomically(file: string, text: string): void {
