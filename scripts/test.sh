@@ -5,6 +5,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 scripts/install-system-deps.sh
+# containerd 1.7 beside the system's 1.6, unpacked into .cache/ (test/e2e/containerd-1.7.test.ts).
+scripts/fetch-containerd-1.7.sh >/dev/null
 
 # npm ci when node_modules is missing or older than package-lock.json (npm records what it
 # installed in node_modules/.package-lock.json).

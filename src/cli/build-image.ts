@@ -13,6 +13,7 @@ import { basename, posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync, constants as zlibConstants } from 'node:zlib';
 import { layerEntries, writeTar } from './tar.js';
+import { buildWasmArtifact, sourceDateEpoch, type ArtifactFile } from './build-artifact.js';
 import {
   MediaType,
   jsonBlob,
@@ -186,6 +187,10 @@ export const buildUsage = `Usage: nodewasm build [options] FILE.wasm [FILE.wasm.
 
 Writes an OCI image layout tar (platform wasi/wasm) for \`ctr images import\`.
 Each FILE.wasm goes to /<basename>; the entrypoint defaults to the first one.
+With --artifact, writes the CNCF wasm OCI artifact form instead: one application/wasm layer per
+file, config application/vnd.wasm.config.v0+json, platform wasip1/wasm (wasip2/wasm when the
+first file is a component). It has no entrypoint, env or extra files: a container runs the layer
+its first argument names, else the first one.
 
 Options:
   -o, --output PATH         where to write the tar (default: <first wasm basename>.tar)
@@ -199,10 +204,15 @@ Options:
   --annotation KEY=VALUE    manifest annotation, e.g. module.wasm.image/variant=compat-smart (repeatable)
   --platform OS/ARCH        image platform (default wasi/wasm)
   --gzip                    gzip the layer (smaller; digests then depend on Node's zlib)
+  --artifact                the wasm OCI artifact form (takes only -o, -t, --annotation)
 
 Import and run (containerd 1.6+):
   ctr images import --platform wasi/wasm OUT.tar
   ctr run --rm --runtime io.containerd.nodewasm.v1 --platform wasi/wasm NAME ID
+
+The artifact form needs containerd 1.7 or later and a client that does not read an image config
+(the CRI plugin does; ctr run refuses its config type):
+  ctr -n k8s.io images import --platform wasip1/wasm OUT.tar
 `;
 
 /** The `nodewasm build` command. Returns the process exit code. */
@@ -222,6 +232,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
       annotation: { type: 'string', multiple: true, default: [] },
       platform: { type: 'string' },
       gzip: { type: 'boolean', default: false },
+      artifact: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -230,6 +241,17 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length === 0 && values.file.length === 0) throw new UsageError('no input files');
+  if (values.artifact) {
+    const imageOnly = (['file', 'entrypoint', 'cmd', 'env', 'workdir', 'user', 'platform', 'gzip'] as const).filter((name) => {
+      const value = values[name];
+      return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false;
+    });
+    if (imageOnly.length > 0) {
+      throw new UsageError(`--artifact cannot take ${imageOnly.map((name) => `--${name}`).join(', ')}: the wasm artifact form has only wasm layers (build an image without --artifact)`);
+    }
+    if (positionals.length === 0) throw new UsageError('--artifact needs at least one .wasm file');
+    return writeArtifact(positionals, values.tag, parsePairs(values.annotation, '--annotation'), values.output);
+  }
 
   const files: ImageFile[] = [];
   for (const path of positionals) {
@@ -262,13 +284,31 @@ export async function buildCommand(argv: string[]): Promise<number> {
     compression: values.gzip ? 'gzip' : 'none',
   });
 
-  const first = positionals[0] ?? files[0]!.guestPath;
-  const output = values.output ?? `${basename(first).replace(/\.wasm$/, '')}.tar`;
-  const temporary = `${output}.${process.pid}.tmp`;
-  await writeFile(temporary, image.archive);
-  await rename(temporary, output);
-  process.stdout.write(
-    `${output}: ${image.reference?.full ?? '(no name)'} ${image.manifest.digest} (${image.archive.length} bytes)\n`,
-  );
+  await writeOutput(values.output ?? defaultOutput(positionals[0] ?? files[0]!.guestPath), image);
   return 0;
+}
+
+async function writeArtifact(paths: readonly string[], tag: string | undefined, annotations: Record<string, string>, output: string | undefined): Promise<number> {
+  const files: ArtifactFile[] = [];
+  for (const path of paths) {
+    const data = await readFile(path);
+    if (!isWasm(data)) throw new UsageError(`${path} is not a WebAssembly file (no \\0asm header): the artifact form holds only wasm`);
+    files.push({ name: basename(path), data });
+  }
+  const created = sourceDateEpoch();
+  const artifact = buildWasmArtifact({ files, ...(tag !== undefined ? { reference: tag } : {}), annotations, ...(created !== undefined ? { created } : {}) });
+  await writeOutput(output ?? defaultOutput(paths[0]!), artifact);
+  return 0;
+}
+
+function defaultOutput(firstInput: string): string {
+  return `${basename(firstInput).replace(/\.wasm$/, '')}.tar`;
+}
+
+/** Writes the tar atomically and prints where, the name and the manifest digest. */
+async function writeOutput(output: string, built: { archive: Buffer; reference?: ImageReference; manifest: Descriptor }): Promise<void> {
+  const temporary = `${output}.${process.pid}.tmp`;
+  await writeFile(temporary, built.archive);
+  await rename(temporary, output);
+  process.stdout.write(`${output}: ${built.reference?.full ?? '(no name)'} ${built.manifest.digest} (${built.archive.length} bytes)\n`);
 }

@@ -3,15 +3,10 @@
  * tar archive, the form `ctr images import` reads: `oci-layout`, `index.json`, `blobs/sha256/<hex>`.
  */
 import { createHash } from 'node:crypto';
+import { MediaType } from '../oci/media-types.js';
 import { writeTar, type TarEntry } from './tar.js';
 
-export const MediaType = {
-  index: 'application/vnd.oci.image.index.v1+json',
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  config: 'application/vnd.oci.image.config.v1+json',
-  layer: 'application/vnd.oci.image.layer.v1.tar',
-  layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-} as const;
+export { MediaType } from '../oci/media-types.js';
 
 /** The annotation containerd's importer reads first for the full image name. */
 export const AnnotationContainerdImageName = 'io.containerd.image.name';

@@ -5,6 +5,7 @@ import { imageRootPath, layoutDir, LayoutFile, readBundleSpec } from './bundle.j
 import { mountRootfs, unmountAll, type RootfsMount } from './rootfs.js';
 import { lookupEntrypoint, resolveInRoot, DEFAULT_PATH } from './resolve-in-root.js';
 import { classifyFile, type WorkloadKind } from './workload.js';
+import { materialiseWasmLayers } from './wasm-artifact.js';
 import { deriveRunnerSettings, deriveWasmSpec, INIT_SETTINGS, runnerCommand } from './derive-spec.js';
 import { findRunnerFiles } from './runner-files.js';
 import { prepareComponent, type PreparedComponent } from './component-cache.js';
@@ -29,6 +30,11 @@ export interface CreateContainerOptions {
   stdio: StdioPaths;
   /** Called when the OOM killer kills a process of the container (before its exit is reported). */
   onOomKill?: () => void;
+  /**
+   * containerd's gRPC socket: where a container whose program is not in its rootfs (a wasm
+   * artifact image) has its wasm layers read from.
+   */
+  containerdAddress?: string;
 }
 
 /** What Exec asks for: the OCI process (JSON, as containerd sends it) and its stdio. */
@@ -82,7 +88,14 @@ export class Container {
       }
       const args = spec.process!.args!;
       const searchPath = specEnvValue(spec.process!.env, 'PATH') ?? DEFAULT_PATH;
-      const entrypoint = lookupEntrypoint(imageRoot, args[0]!, searchPath, spec.process!.cwd);
+      let entrypoint: string;
+      try {
+        entrypoint = lookupEntrypoint(imageRoot, args[0]!, searchPath, spec.process!.cwd);
+      } catch (err) {
+        const fromLayers = await entrypointFromWasmLayers(err, options, imageRoot, args[0]!);
+        if (fromLayers === undefined) throw err;
+        entrypoint = fromLayers;
+      }
       const workload = classifyFile(path.join(imageRoot, entrypoint), args[0]!);
       const runcContext: RuncContext = {
         root: runcRootForBundle(bundle, options.namespace),
@@ -272,6 +285,26 @@ function parseProcess(json: Uint8Array): OciProcess {
     throw new ContainerError('unsupported', 'a terminal (-t) is not supported by nodewasm: exec without -t');
   }
   return process;
+}
+
+/**
+ * When the entrypoint is missing from a snapshot rootfs, the image may keep its wasm in raw layers
+ * that containerd did not unpack (the wasm artifact form): they are read from containerd's
+ * content store and written into the rootfs. Undefined when the image has none.
+ */
+async function entrypointFromWasmLayers(notFound: unknown, options: CreateContainerOptions, imageRoot: string, arg0: string): Promise<string | undefined> {
+  if (!(notFound instanceof ContainerError) || notFound.kind !== 'not-found') return undefined;
+  if (options.containerdAddress === undefined || options.rootfs.length === 0) return undefined;
+  const { containerdImageSource } = await import('../containerd/image-source.js');
+  const source = containerdImageSource(options.containerdAddress, options.namespace);
+  try {
+    return await materialiseWasmLayers(source, options.id, imageRoot, arg0);
+  } catch (err) {
+    if (err instanceof ContainerError) throw err;
+    throw new ContainerError('internal', `reading the image's wasm layers from containerd: ${(err as Error).message}`, { cause: err });
+  } finally {
+    source.close();
+  }
 }
 
 async function writeWasmBundle(layout: string, spec: OciSpec, imageRoot: string, entrypoint: string, component: PreparedComponent | undefined): Promise<void> {

@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { buildCommand, buildImage, type BuildImageOptions } from '../../src/cli/build-image.js';
+import { buildWasmArtifact, sourceDateEpoch } from '../../src/cli/build-artifact.js';
+import { componentInterfaces } from '../../src/oci/component-interfaces.js';
 import { normaliseReference } from '../../src/cli/oci-layout.js';
 import { writeTar } from '../../src/cli/tar.js';
 
@@ -330,5 +333,117 @@ describe('nodewasm build (command)', () => {
     const { blobs, index } = readLayout(await readFile(join(dir, 'fake.tar')));
     const manifest = JSON.parse(blobs.get(index.manifests[0]!.digest)!.toString()) as { layers: Array<{ digest: string }> };
     expect(readTar(blobs.get(manifest.layers[0]!.digest)!)[0]).toMatchObject({ path: 'fake.wasm', mode: 0o755 });
+  });
+});
+
+const component = (name: string): Buffer => readFileSync(new URL(`../../fixtures/components/${name}.component.wasm`, import.meta.url));
+
+describe('buildWasmArtifact (the CNCF wasm OCI artifact form)', () => {
+  const files = [
+    { name: 'hello.wasm', data: wasm(1) },
+    { name: 'tool.wasm', data: wasm(2) },
+  ];
+
+  it('writes one application/wasm layer per file, titled, and a wasm config listing their digests', () => {
+    const artifact = buildWasmArtifact({ files, reference: 'ghcr.io/example/hello:1', annotations: { 'org.opencontainers.image.source': 'here' } });
+    const { blobs, index } = readLayout(artifact.archive);
+    for (const [digest, data] of blobs) expect(sha256(data)).toBe(digest);
+    expect(index.manifests).toHaveLength(1);
+    expect(index.manifests[0]!.platform).toEqual({ os: 'wasip1', architecture: 'wasm' });
+    expect(index.manifests[0]!.annotations?.['io.containerd.image.name']).toBe('ghcr.io/example/hello:1');
+    const manifest = JSON.parse(blobs.get(index.manifests[0]!.digest)!.toString()) as {
+      mediaType: string;
+      config: { mediaType: string; digest: string };
+      layers: Array<{ mediaType: string; digest: string; size: number; annotations: Record<string, string> }>;
+      annotations: Record<string, string>;
+    };
+    expect(manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(manifest.config.mediaType).toBe('application/vnd.wasm.config.v0+json');
+    expect(manifest.annotations).toEqual({ 'org.opencontainers.image.source': 'here' });
+    expect(manifest.layers.map((layer) => [layer.mediaType, layer.annotations['org.opencontainers.image.title'], layer.size])).toEqual([
+      ['application/wasm', 'hello.wasm', 12],
+      ['application/wasm', 'tool.wasm', 12],
+    ]);
+    // A layer is the file itself, not a tar of it.
+    expect(blobs.get(manifest.layers[0]!.digest)!.equals(wasm(1))).toBe(true);
+    const config = JSON.parse(blobs.get(manifest.config.digest)!.toString()) as Record<string, unknown>;
+    expect(config).toEqual({ architecture: 'wasm', os: 'wasip1', layerDigests: manifest.layers.map((layer) => layer.digest) });
+  });
+
+  it('is deterministic, and dates the config only from SOURCE_DATE_EPOCH', () => {
+    const one = buildWasmArtifact({ files, reference: 'hello' });
+    expect(buildWasmArtifact({ files, reference: 'hello' }).archive.equals(one.archive)).toBe(true);
+    expect(sourceDateEpoch({})).toBeUndefined();
+    const created = sourceDateEpoch({ SOURCE_DATE_EPOCH: '1700000000' });
+    expect(created?.toISOString()).toBe('2023-11-14T22:13:20.000Z');
+    const dated = buildWasmArtifact({ files, reference: 'hello', ...(created ? { created } : {}) });
+    const { blobs } = readLayout(dated.archive);
+    expect(JSON.parse(blobs.get(dated.config.digest)!.toString())).toMatchObject({ created: '2023-11-14T22:13:20.000Z' });
+    expect(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: 'yesterday' })).toThrow(/whole number of seconds/);
+  });
+
+  it('marks a component wasip2 and lists the interfaces it imports and exports', () => {
+    const artifact = buildWasmArtifact({ files: [{ name: 'handler.wasm', data: component('http_handler') }] });
+    expect(artifact.platform).toEqual({ os: 'wasip2', architecture: 'wasm' });
+    const { blobs } = readLayout(artifact.archive);
+    const config = JSON.parse(blobs.get(artifact.config.digest)!.toString()) as { os: string; component: { imports: string[]; exports: string[] } };
+    expect(config.os).toBe('wasip2');
+    expect(config.component.exports).toEqual(['wasi:http/incoming-handler@0.2.12']);
+    expect(config.component.imports).toContain('wasi:http/types@0.2.12');
+  });
+
+  it('refuses names that are not plain file names, and duplicates', () => {
+    expect(() => buildWasmArtifact({ files: [{ name: 'dir/x.wasm', data: wasm(1) }] })).toThrow(/plain file name/);
+    expect(() => buildWasmArtifact({ files: [{ name: '.hidden', data: wasm(1) }] })).toThrow(/plain file name/);
+    expect(() => buildWasmArtifact({ files: [files[0]!, files[0]!] })).toThrow(/two files named hello\.wasm/);
+    expect(() => buildWasmArtifact({ files: [] })).toThrow(/at least one/);
+  });
+});
+
+describe('componentInterfaces', () => {
+  it('reads the top-level imports and exports of a CLI component', () => {
+    const names = componentInterfaces(component('hello'));
+    expect(names.exports).toEqual(['wasi:cli/run@0.2.12']);
+    expect(names.imports).toEqual(expect.arrayContaining(['wasi:cli/stdout@0.2.12', 'wasi:filesystem/preopens@0.2.12']));
+  });
+
+  it('refuses a core module and a corrupt component', () => {
+    expect(() => componentInterfaces(wasm(1))).toThrow(/not a WebAssembly component/);
+    expect(() => componentInterfaces(component('invalid'))).toThrow(/runs past the end/);
+  });
+});
+
+describe('nodewasm build --artifact', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nodewasm-build-artifact-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes the artifact form from .wasm files, the same bytes twice', async () => {
+    await writeFile(join(dir, 'hello.wasm'), wasm(3));
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      for (const out of ['a.tar', 'b.tar']) expect(await buildCommand(['--artifact', join(dir, 'hello.wasm'), '-t', 'hello', '-o', join(dir, out)])).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    const a = await readFile(join(dir, 'a.tar'));
+    expect(a.equals(await readFile(join(dir, 'b.tar')))).toBe(true);
+    const { blobs, index } = readLayout(a);
+    const manifest = JSON.parse(blobs.get(index.manifests[0]!.digest)!.toString()) as { config: { mediaType: string } };
+    expect(manifest.config.mediaType).toBe('application/vnd.wasm.config.v0+json');
+  });
+
+  it('refuses the options that only images have, and files that are not wasm', async () => {
+    await writeFile(join(dir, 'x.wasm'), wasm(4));
+    await writeFile(join(dir, 'text.wasm'), 'not wasm');
+    await expect(buildCommand(['--artifact', join(dir, 'x.wasm'), '--env', 'A=1', '--entrypoint', '/x.wasm'])).rejects.toThrow(
+      /--artifact cannot take --entrypoint, --env: the wasm artifact form has only wasm layers/,
+    );
+    await expect(buildCommand(['--artifact', join(dir, 'text.wasm')])).rejects.toThrow(/text\.wasm is not a WebAssembly file/);
   });
 });

@@ -1,0 +1,199 @@
+/**
+ * containerd 1.7 (Debian trixie's package, unpacked by scripts/fetch-containerd-1.7.sh into
+ * .cache/containerd-1.7): the shim through ctr 1.7, and wasm images whose program is in raw wasm
+ * layers rather than in the root filesystem, which containerd 1.7 imports without unpacking:
+ *
+ * - the CNCF wasm OCI artifact form (`nodewasm build --artifact`), through the CRI plugin (ctr
+ *   refuses its config type before any shim runs);
+ * - an image with an OCI config and raw wasm layers (the form runwasi's builder writes), through
+ *   `ctr run`.
+ *
+ * The shim reads those layers from containerd's content store over containerd's gRPC API.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage } from '../../src/cli/build-image.js';
+import { buildWasmArtifact } from '../../src/cli/build-artifact.js';
+import { jsonBlob, makeBlob, normaliseReference, writeLayoutTar } from '../../src/cli/oci-layout.js';
+import { AnnotationTitle, MediaType } from '../../src/oci/media-types.js';
+import { findLeftovers, startPrivateContainerd, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { importImage, repoRoot, uniqueId } from '../harness/containerd.js';
+import { CriClient } from '../cri/client.js';
+import { containerConfig, criFailure, podConfig, readCriLog, removeCgroupTree, RUNTIME_HANDLER, waitForExit, type PodConfig } from '../cri/kubelet.js';
+import { pauseElfX64 } from '../cri/pause.js';
+
+const CONTAINERD_17 = path.join(repoRoot, '.cache', 'containerd-1.7', 'usr', 'bin');
+const SANDBOX_IMAGE = 'docker.io/library/nodewasm-17-pause:e2e';
+const IMAGE = 'docker.io/library/nodewasm-17-hello:e2e';
+const ARTIFACT = 'ghcr.io/nodewasm/hello-artifact:e2e';
+const BROKEN_ARTIFACT = 'ghcr.io/nodewasm/broken-artifact:e2e';
+const LAYERED_IMAGE = 'ghcr.io/nodewasm/wasm-layers:e2e';
+const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
+
+let pc: PrivateContainerd;
+let cri: CriClient;
+let scratch: string;
+const cgroupRoot = `/nodewasm-17-e2e-${randomBytes(4).toString('hex')}`;
+
+function fixture(...parts: string[]): Buffer {
+  return fs.readFileSync(path.join(repoRoot, 'fixtures', ...parts));
+}
+
+function writeTar(name: string, archive: Buffer): string {
+  const tar = path.join(scratch, `${name}.tar`);
+  fs.writeFileSync(tar, archive);
+  return tar;
+}
+
+/** runwasi's image form: an ordinary OCI config (with an entrypoint) and one raw wasm layer, no tar layer. */
+function wasmLayerImage(): Buffer {
+  const layer = makeBlob(MediaType.wasmLayer, fixture('wasm', 'hello.wasm'));
+  layer.descriptor.annotations = { [AnnotationTitle]: 'hello.wasm' };
+  const config = jsonBlob(MediaType.config, {
+    architecture: 'wasm',
+    os: 'wasip1',
+    config: { Entrypoint: ['/hello.wasm'], Env: ['GREETING=layers'] },
+    rootfs: { type: 'layers', diff_ids: [] },
+  });
+  const manifest = jsonBlob(MediaType.manifest, { schemaVersion: 2, mediaType: MediaType.manifest, config: config.descriptor, layers: [layer.descriptor] });
+  return writeLayoutTar([{ manifest, blobs: [config, layer], platform: { os: 'wasip1', architecture: 'wasm' }, reference: normaliseReference(LAYERED_IMAGE) }]);
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(CONTAINERD_17, 'containerd'))) {
+    execFileSync(path.join(repoRoot, 'scripts', 'fetch-containerd-1.7.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-17-e2e-'));
+  pc = await startPrivateContainerd({
+    shimDir: path.join(repoRoot, 'bin'),
+    containerdBinary: path.join(CONTAINERD_17, 'containerd'),
+    ctrBinary: path.join(CONTAINERD_17, 'ctr'),
+    cri: true,
+    sandboxImage: SANDBOX_IMAGE,
+    env: { NODEWASM_CACHE_DIR: path.join(scratch, 'component-cache') },
+  });
+  const pause = buildImage({
+    reference: SANDBOX_IMAGE,
+    platform: { os: 'linux', architecture: 'amd64' },
+    files: [{ guestPath: '/pause', data: pauseElfX64(), mode: 0o755 }],
+    entrypoint: ['/pause'],
+  });
+  await importImage(pc, writeTar('pause', pause.archive), 'k8s.io');
+  const artifact = buildWasmArtifact({
+    reference: ARTIFACT,
+    files: [
+      { name: 'hello.wasm', data: fixture('wasm', 'hello.wasm') },
+      { name: 'exit_code.wasm', data: fixture('wasm', 'exit_code.wasm') },
+      { name: 'hello.component.wasm', data: fixture('components', 'hello.component.wasm') },
+    ],
+  });
+  await importImage(pc, writeTar('artifact', artifact.archive), 'k8s.io');
+  const broken = buildWasmArtifact({ reference: BROKEN_ARTIFACT, files: [{ name: 'broken.wasm', data: fixture('wasm', 'not_wasm.wasm') }] });
+  await importImage(pc, writeTar('broken', broken.archive), 'k8s.io');
+  const image = buildImage({ reference: IMAGE, files: [{ guestPath: '/hello.wasm', data: fixture('wasm', 'hello.wasm') }] });
+  await importImage(pc, writeTar('image', image.archive));
+  await importImage(pc, writeTar('layers', wasmLayerImage()));
+  await importImage(pc, writeTar('artifact', artifact.archive));
+  cri = new CriClient(pc.address);
+}, 180_000);
+
+afterAll(async () => {
+  cri?.close();
+  const problems: string[] = [];
+  if (pc !== undefined) {
+    await pc.stop();
+    problems.push(...(await findLeftovers(pc)).map((leftover) => `left behind: ${leftover}`));
+  }
+  problems.push(...(await removeCgroupTree(cgroupRoot)).map((failure) => `pod cgroup not removable: ${failure}`));
+  if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+}, 90_000);
+
+async function runPod(name: string): Promise<PodConfig & { id: string }> {
+  const pod = podConfig({ name, network: 'host', logRoot: path.join(scratch, 'pods'), cgroupRoot });
+  fs.mkdirSync(pod.logDirectory, { recursive: true });
+  const { podSandboxId } = await cri.runtime('RunPodSandbox', { config: pod.config, runtimeHandler: RUNTIME_HANDLER });
+  return { ...pod, id: podSandboxId };
+}
+
+async function removePod(podSandboxId: string): Promise<void> {
+  await cri.runtime('StopPodSandbox', { podSandboxId });
+  await cri.runtime('RemovePodSandbox', { podSandboxId });
+}
+
+/** Creates, starts and waits for one container; returns its exit code and stdout lines. */
+async function runToExit(pod: PodConfig & { id: string }, name: string, image: string, command: string[]): Promise<{ exitCode: number; stdout: string[] }> {
+  const { containerId } = await cri.runtime('CreateContainer', {
+    podSandboxId: pod.id,
+    config: containerConfig({ name, image, command, network: 'host' }),
+    sandboxConfig: pod.config,
+  });
+  await cri.runtime('StartContainer', { containerId });
+  const status = await waitForExit(cri, containerId);
+  const lines = await readCriLog(path.join(pod.logDirectory, name, '0.log'));
+  return { exitCode: status.exitCode, stdout: lines.filter((line) => line.stream === 'stdout').map((line) => line.text) };
+}
+
+describe('containerd 1.7', () => {
+  it('is the version under test, and runs an ordinary wasm image with ctr run', async () => {
+    const version = await pc.ctr(['version']);
+    expect(version.stdout).toMatch(/Server:\n\s+Version:\s+1\.7\./);
+    const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--platform', 'wasi/wasm', IMAGE, uniqueId('h17'), '/hello.wasm', 'one']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=one\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('runs an image whose wasm is a raw layer, not in its root filesystem, with ctr run', async () => {
+    const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--platform', 'wasip1/wasm', LAYERED_IMAGE, uniqueId('layers'), '/hello.wasm', 'from', 'a layer']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=from\nargv[2]=a layer\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('ctr run refuses the wasm artifact form itself, before any shim runs (a ctr limitation)', async () => {
+    const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--platform', 'wasip1/wasm', ARTIFACT, uniqueId('art-ctr'), 'hello.wasm']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('unknown image config media type application/vnd.wasm.config.v0+json');
+  });
+});
+
+describe('the wasm OCI artifact form through the CRI plugin of containerd 1.7', () => {
+  it('runs the layer the command names, module or component, and the first layer otherwise', async () => {
+    const pod = await runPod('artifact');
+    try {
+      const hello = await runToExit(pod, 'hello', ARTIFACT, ['hello.wasm', 'a1']);
+      expect(hello).toEqual({ exitCode: 0, stdout: ['hello from wasm', 'argv[0]=hello.wasm', 'argv[1]=a1'] });
+
+      const exitCode = await runToExit(pod, 'exit-code', ARTIFACT, ['/exit_code.wasm', '42']);
+      expect(exitCode.exitCode).toBe(42);
+
+      const component = await runToExit(pod, 'component', ARTIFACT, ['hello.component.wasm', 'c']);
+      expect(component).toEqual({ exitCode: 0, stdout: ['hello from wasm', 'argv[0]=hello.component.wasm', 'argv[1]=c'] });
+
+      const first = await runToExit(pod, 'first', ARTIFACT, ['any-name', 'x']);
+      expect(first).toEqual({ exitCode: 0, stdout: ['hello from wasm', 'argv[0]=any-name', 'argv[1]=x'] });
+    } finally {
+      await removePod(pod.id);
+    }
+  });
+
+  it('refuses a wasm layer that is not WebAssembly at StartContainer (never runs it as a program), with the layer named', async () => {
+    const pod = await runPod('broken-artifact');
+    try {
+      const { containerId } = await cri.runtime('CreateContainer', {
+        podSandboxId: pod.id,
+        config: containerConfig({ name: 'broken', image: BROKEN_ARTIFACT, command: ['broken.wasm'], network: 'host' }),
+        sandboxConfig: pod.config,
+      });
+      const failure = await criFailure(() => cri.runtime('StartContainer', { containerId }));
+      expect(failure?.message).toMatch(/the image's wasm layer \/broken\.wasm \(sha256:[0-9a-f]{64}\) is not a WebAssembly binary/);
+    } finally {
+      await removePod(pod.id);
+    }
+  });
+});
