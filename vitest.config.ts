@@ -1,7 +1,20 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// Unit tests run in parallel. End-to-end tests each start a private containerd (and containers),
-// so they run one file at a time in a single fork, with timeouts for real process work.
+/** End-to-end files that also run against containerd 1.7 (scripts/fetch-containerd-1.7.sh). */
+const ALSO_ON_CONTAINERD_17 = ['wasm-ctr', 'lifecycle', 'component-ctr', 'http-ctr', 'shim-process'].map((name) => `test/e2e/${name}.test.ts`);
+
+// End-to-end tests start private containerds (and containers), so they run one file at a time in
+// a single fork, with timeouts for real process work; unit tests run in parallel beside them. The
+// containerd 1.7 pass runs after (groupOrder 1), never beside another containerd's tests.
+const e2e = {
+  pool: 'forks',
+  maxWorkers: 1,
+  fileParallelism: false,
+  testTimeout: 120_000,
+  hookTimeout: 120_000,
+} as const;
+
 export default defineConfig({
   test: {
     reporters: ['default'],
@@ -17,14 +30,16 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], ...e2e },
+      },
+      {
+        extends: true,
         test: {
-          name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
-          pool: 'forks',
-          maxWorkers: 1,
-          fileParallelism: false,
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          name: 'e2e-containerd-1.7',
+          include: ALSO_ON_CONTAINERD_17,
+          env: { NODEWASM_TEST_CONTAINERD_BIN: fileURLToPath(new URL('.cache/containerd-1.7/usr/bin', import.meta.url)) },
+          sequence: { groupOrder: 1 },
+          ...e2e,
         },
       },
     ],

@@ -81,7 +81,7 @@ const PHASES: ReadonlyArray<{ label: string; ends: (side: Side) => string }> = [
     ends: (side) => (side.name === 'nodewasm' ? 'shim daemon listening' : 'starting signal loop'),
   },
   { label: 'until the task is created (address back to containerd, Create; warm: all of the task create)', ends: () => '/tasks/create' },
-  { label: 'until the task started (ours: `runc run` until its pid file; runc: `runc start`)', ends: () => '/tasks/start' },
+  { label: 'until the task started (ours: `runc run --detach` under the reaper until its pid file; runc: `runc start`)', ends: () => '/tasks/start' },
   { label: 'until the task exited (the process runs; ours: tini + node runner + guest)', ends: () => '/tasks/exit' },
   { label: 'until the task is deleted (Wait returns, State, Delete)', ends: () => '/tasks/delete' },
   { label: "until containerd's connection to the shim closed (Shutdown; cold: the daemon exits)", ends: () => 'shim disconnected' },

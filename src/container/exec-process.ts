@@ -13,7 +13,7 @@ export interface StartedProcess {
 
 /**
  * A second process in a running container (`ctr task exec`, the CRI's ExecSync), run by a
- * foreground `runc exec` of an OCI process file, with stdio of its own.
+ * `runc exec --detach` of an OCI process file under the reaper, with stdio of its own.
  */
 export class ExecProcess {
   private runc: RuncRun | undefined;

@@ -6,6 +6,7 @@
  *   it('runs', async () => { const r = await env.pc.ctr(['run', '--rm', ...]); ... });
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
@@ -20,6 +21,22 @@ import { ELF_BASE, ELF_HEADERS, elfX64 } from './elf.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const binDir = join(repoRoot, 'bin');
+
+/**
+ * A folder with another containerd's `containerd` and `ctr` to run the end-to-end tests against
+ * (vitest.config.ts sets it for the containerd 1.7 project); unset, the system's are used.
+ */
+export const CONTAINERD_BIN_ENV = 'NODEWASM_TEST_CONTAINERD_BIN';
+
+/** The binaries options for the containerd under test. */
+export function containerdUnderTest(env: NodeJS.ProcessEnv = process.env): Pick<PrivateContainerdOptions, 'containerdBinary' | 'ctrBinary'> {
+  const dir = env[CONTAINERD_BIN_ENV];
+  if (dir === undefined || dir === '') return {};
+  if (!existsSync(join(dir, 'containerd'))) {
+    throw new Error(`${CONTAINERD_BIN_ENV}=${dir} has no containerd (for 1.7: scripts/fetch-containerd-1.7.sh; npm test runs it)`);
+  }
+  return { containerdBinary: join(dir, 'containerd'), ctrBinary: join(dir, 'ctr') };
+}
 
 export interface HarnessOptions extends Partial<PrivateContainerdOptions> {
   /** Fail afterAll when the stopped containerd left anything behind. Default true. */
@@ -39,7 +56,7 @@ export function withPrivateContainerd(options: HarnessOptions = {}): PrivateCont
   let instance: PrivateContainerd | undefined;
   let leftovers: string[] | undefined;
   beforeAll(async () => {
-    instance = await startPrivateContainerd({ shimDir: binDir, ...containerdOptions });
+    instance = await startPrivateContainerd({ shimDir: binDir, ...containerdUnderTest(), ...containerdOptions });
   }, 60_000);
   afterAll(async () => {
     if (instance === undefined) return;
