@@ -623,6 +623,7 @@ function spawnContainerd(
 async function restartPrivateContainerd(pc: PrivateContainerd, whileStopped?: () => Promise<void>): Promise<void> {
   const internal = internals.get(pc);
   if (!internal || internal.stopped || internal.stopping) throw new Error('this private containerd is stopped');
+  internal.child.ref();
   await terminate(pc.pid, 10_000);
   await internal.exited;
   if (internal.events?.pid !== undefined) await terminate(internal.events.pid, 2_000);
@@ -730,6 +731,9 @@ async function stopPrivateContainerd(pc: PrivateContainerd): Promise<void> {
     }
     if (internal.events?.pid !== undefined) await terminate(internal.events.pid, 2_000);
     await readKnownContainers(pc, internal);
+    // Referenced while we wait for its exit event: an unreferenced child alone does not keep the
+    // event loop alive, and a caller with nothing else pending would end before the event came.
+    internal.child.ref();
     if (pc.pid > 0) await terminate(pc.pid, 10_000);
     await internal.exited;
 

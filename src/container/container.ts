@@ -56,6 +56,8 @@ export class Container {
   private oomWatcher: OomWatcher | undefined;
   /** A SIGKILL we sent explains a 137: the OOM watcher must not guess an OOM kill from it. */
   private sentSigkill = false;
+  /** The `runc delete` started when the init exited. */
+  private runcDeleted: Promise<void> | undefined;
 
   private constructor(
     readonly id: string,
@@ -149,6 +151,10 @@ export class Container {
     const exited = runc.exited.then((exit) => {
       if (this.sentSigkill) this.oomWatcher?.stop();
       else this.oomWatcher?.exit(exit.status);
+      // runc run --detach leaves the stopped container to delete: start now, while containerd
+      // reads the exit, so that Delete does not wait for a runc process (what a foreground runc
+      // did at exit: kill what is left, remove the cgroup).
+      this.runcDeleted = runcForceDelete(this.runcContext, this.id);
       return exit;
     });
     return { pid: this.pid, exited };
@@ -263,7 +269,7 @@ export class Container {
       await runcKill(this.runcContext, this.id, SIGKILL, true).catch(() => undefined);
       await Promise.race([this.runc.exited, delay(10_000)]);
     }
-    await runcForceDelete(this.runcContext, this.id);
+    await (this.runcDeleted ?? runcForceDelete(this.runcContext, this.id));
     await this.stdio.close();
     if (this.mountedRootfs !== undefined) await unmountAll(this.mountedRootfs);
     fs.rmSync(layoutDir(this.bundle), { recursive: true, force: true });
@@ -301,7 +307,8 @@ async function entrypointFromWasmLayers(notFound: unknown, options: CreateContai
     return await materialiseWasmLayers(source, options.id, imageRoot, arg0);
   } catch (err) {
     if (err instanceof ContainerError) throw err;
-    throw new ContainerError('internal', `reading the image's wasm layers from containerd: ${(err as Error).message}`, { cause: err });
+    // containerd could not be asked: the missing entrypoint stays the error the user reads.
+    throw new ContainerError('not-found', `${notFound.message} (nor could the image's wasm layers be read from containerd: ${(err as Error).message})`, { cause: err });
   } finally {
     source.close();
   }
