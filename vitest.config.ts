@@ -2,11 +2,13 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /** End-to-end files that also run against containerd 1.7 (scripts/fetch-containerd-1.7.sh). */
-const ALSO_ON_CONTAINERD_17 = ['wasm-ctr', 'lifecycle', 'component-ctr', 'http-ctr', 'shim-process'].map((name) => `test/e2e/${name}.test.ts`);
+const ALSO_ON_CONTAINERD_17 = ['wasm-ctr', 'lifecycle', 'component-ctr', 'http-ctr', 'shim-process', 'cri'].map((name) => `test/e2e/${name}.test.ts`);
 
 // End-to-end tests start private containerds (and containers), so they run one file at a time in
-// a single fork, with timeouts for real process work; unit tests run in parallel beside them. The
-// containerd 1.7 pass runs after (groupOrder 1), never beside another containerd's tests.
+// a single fork, with timeouts for real process work. vitest runs the groups one after another:
+// unit tests (in parallel), the containerd 1.7 pass (groupOrder 1), then the e2e files (a
+// single-worker project of the default order gets a group of its own, last), so two private
+// containerds never run tests at the same time.
 const e2e = {
   pool: 'forks',
   maxWorkers: 1,

@@ -47,13 +47,13 @@ export async function netnsUnavailableReason(): Promise<string | undefined> {
   return undefined;
 }
 
-export async function createNodeNetwork(scratch: string): Promise<NodeNetwork> {
+export async function createNodeNetwork(scratch: string, containerdBinary = 'containerd'): Promise<NodeNetwork> {
   const name = `nodewasm-cri-${randomBytes(4).toString('hex')}`;
   await run('ip', ['netns', 'add', name]);
   const path = `/run/netns/${name}`;
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   const containerdWrapper = join(scratch, 'containerd-in-netns');
-  await writeFile(containerdWrapper, `#!/bin/sh\nexec nsenter --net=${path} -- containerd "$@"\n`);
+  await writeFile(containerdWrapper, `#!/bin/sh\nexec nsenter --net=${path} -- ${containerdBinary} "$@"\n`);
   await chmod(containerdWrapper, 0o755);
   return {
     name,

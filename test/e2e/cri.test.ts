@@ -1,7 +1,7 @@
 /**
  * Kubernetes through containerd's CRI plugin: a kubelet-like client (test/cri/) drives a private
- * containerd 1.6 whose CRI has the runtime handler `nodewasm` (runtime_type
- * io.containerd.nodewasm.v1) and a sandbox image made here (a tiny native pause). Pods run
+ * containerd (1.6; 1.7 in vitest's second pass) whose CRI has the runtime handler `nodewasm`
+ * (runtime_type io.containerd.nodewasm.v1) and a sandbox image made here (a tiny native pause). Pods run
  * through our shim from their sandbox on: wasm containers and native sidecars in one pod, one
  * shim daemon per pod, which exits when the pod is removed.
  *
@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/cli/build-image.js';
 import { findLeftovers, startPrivateContainerd, type PrivateContainerd } from '../../src/cli/private-containerd.js';
-import { importImage, repoRoot, tinyElfX64 } from '../harness/containerd.js';
+import { containerdUnderTest, importImage, repoRoot, tinyElfX64 } from '../harness/containerd.js';
 import { ContainerState, CriClient, PodSandboxState } from '../cri/client.js';
 import {
   containerConfig,
@@ -68,9 +68,11 @@ beforeAll(async () => {
   if (networkProblem === undefined && !fs.existsSync(path.join(CNI_PLUGIN_DIR, 'bridge'))) {
     networkProblem = `no CNI plugins in ${CNI_PLUGIN_DIR} (scripts/install-system-deps.sh installs containernetworking-plugins)`;
   }
-  if (networkProblem === undefined) network = await createNodeNetwork(scratch);
+  const underTest = containerdUnderTest();
+  if (networkProblem === undefined) network = await createNodeNetwork(scratch, underTest.containerdBinary);
   pc = await startPrivateContainerd({
     shimDir: path.join(repoRoot, 'bin'),
+    ...underTest,
     cri: true,
     sandboxImage: SANDBOX_IMAGE,
     ...(network !== undefined ? { containerdBinary: network.containerdWrapper, cniBinDir: CNI_PLUGIN_DIR } : {}),
