@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { DeleteResponse } from '../../proto/task.js';
 import { timestampNow } from '../../proto/google.js';
-import { daemonSocketPath, probeSocket } from './group.js';
+import { daemonSocketPath, removeStaleSocket } from './group.js';
 import type { ShimInvocation } from './flags.js';
 import type { Logger } from './log.js';
 
@@ -18,8 +18,7 @@ export type BundleCleanup = (bundle: string, namespace: string, id: string) => P
 export async function runDelete(inv: ShimInvocation, cleanup: BundleCleanup, log: Logger): Promise<void> {
   const bundle = inv.bundle ?? process.cwd();
   const { pid } = await cleanup(bundle, inv.namespace, inv.id);
-  const socketPath = daemonSocketPath(inv, bundle);
-  if ((await probeSocket(socketPath)) === 'stale') fs.rmSync(socketPath, { force: true });
+  await removeStaleSocket(daemonSocketPath(inv, bundle));
   log.info({ id: inv.id, pid }, 'delete: cleaned up');
   const response = DeleteResponse.encode({ pid, exitStatus: LOST_TASK_STATUS, exitedAt: timestampNow() });
   fs.writeSync(1, response);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { shimSocketPath } from './socket-address.js';
+import { withSocketLock } from './socket-lock.js';
 import type { ShimInvocation } from './flags.js';
 
 const SANDBOX_ID_ANNOTATION = 'io.kubernetes.cri.sandbox-id';
@@ -36,5 +37,16 @@ export function probeSocket(socketPath: string): Promise<'live' | 'stale' | 'abs
     socket.once('error', (err: NodeJS.ErrnoException) => {
       resolve(err.code === 'ENOENT' ? 'absent' : 'stale');
     });
+  });
+}
+
+/**
+ * Removes a dead daemon's socket file, under the lock that `start` replaces it under: the pod's
+ * next daemon may be binding the same path at this moment.
+ */
+export async function removeStaleSocket(socketPath: string): Promise<void> {
+  if (!fs.existsSync(socketPath)) return;
+  await withSocketLock(socketPath, async () => {
+    if ((await probeSocket(socketPath)) === 'stale') fs.rmSync(socketPath, { force: true });
   });
 }

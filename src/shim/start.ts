@@ -3,7 +3,8 @@ import path from 'node:path';
 import net from 'node:net';
 import type { ShimInvocation } from './flags.js';
 import { daemonSocketPath, probeSocket } from './group.js';
-import { SOCKET_DIR, withUnixScheme } from './socket-address.js';
+import { withSocketLock } from './socket-lock.js';
+import { withUnixScheme } from './socket-address.js';
 
 /** A socket this process bound to serve as the pod's daemon, with connections already accepted. */
 export interface ClaimedSocket {
@@ -44,32 +45,38 @@ function reply(fd: number, text: string): void {
   }
 }
 
-/** Binds the pod's socket for a daemon, or reports that a live daemon already has it. */
+/**
+ * Binds the pod's socket for a daemon, or reports that a live daemon already has it. Under the
+ * socket's lock: a stale socket is replaced only by one claimer, and never removed by a
+ * concurrent `delete` after the new one is bound.
+ */
 export async function claimSocket(socketPath: string): Promise<ClaimedSocket | 'joined'> {
-  const state = await probeSocket(socketPath);
-  if (state === 'live') return 'joined';
-  // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
-  if (state === 'stale') fs.rmSync(socketPath, { force: true });
-  fs.mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
-  const listener = net.createServer();
-  const early: net.Socket[] = [];
-  const hold = (socket: net.Socket) => early.push(socket);
-  listener.on('connection', hold);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(socketPath, () => {
-        listener.off('error', reject);
-        resolve();
+  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  return withSocketLock(socketPath, async () => {
+    const state = await probeSocket(socketPath);
+    if (state === 'live') return 'joined';
+    // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
+    if (state === 'stale') fs.rmSync(socketPath, { force: true });
+    const listener = net.createServer();
+    const early: net.Socket[] = [];
+    const hold = (socket: net.Socket) => early.push(socket);
+    listener.on('connection', hold);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(socketPath, () => {
+          listener.off('error', reject);
+          resolve();
+        });
       });
-    });
-  } catch (err) {
-    // Another `start` of the same pod bound it first: join that daemon.
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await probeSocket(socketPath)) === 'live') return 'joined';
-    throw err;
-  }
-  fs.chmodSync(socketPath, 0o600);
-  return { socketPath, listener, early, stopHolding: () => listener.off('connection', hold) };
+    } catch (err) {
+      // A daemon that bound it without the lock (an older version): join it when it answers.
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await probeSocket(socketPath)) === 'live') return 'joined';
+      throw err;
+    }
+    fs.chmodSync(socketPath, 0o600);
+    return { socketPath, listener, early, stopHolding: () => listener.off('connection', hold) };
+  });
 }
 
 function writeAtomically(file: string, text: string): void {
