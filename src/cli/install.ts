@@ -16,33 +16,12 @@ import { chmod, cp, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises
 import { dirname, join, posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkoutRoot } from './demo.js';
+import { BLOCK_BEGIN, BLOCK_END, HANDLER, managedBlock, type ConfigVersion } from './runtime-handler.js';
 
-export const RUNTIME_TYPE = 'io.containerd.nodewasm.v1';
-export const HANDLER = 'nodewasm';
+export { HANDLER, RUNTIME_TYPE, managedBlock, runtimeTable, type ConfigVersion } from './runtime-handler.js';
+
 export const SHIM_BINARY = 'containerd-shim-nodewasm-v1';
-const BLOCK_BEGIN = '# >>> nodewasm runtime handler (managed by `nodewasm install`; edits inside are overwritten) >>>';
-const BLOCK_END = '# <<< nodewasm runtime handler <<<';
 const TINI_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/tini'];
-
-/** containerd's config format: 1 (no `version` line), 2 (containerd 1.x) or 3 (containerd 2.x). */
-export type ConfigVersion = 1 | 2 | 3;
-
-/** The `nodewasm` runtime table in the form each config version names the CRI plugin. */
-export function runtimeTable(version: ConfigVersion): string {
-  switch (version) {
-    case 1:
-      return `[plugins.cri.containerd.runtimes.${HANDLER}]\n  runtime_type = "${RUNTIME_TYPE}"\n`;
-    case 2:
-      return `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${HANDLER}]\n  runtime_type = "${RUNTIME_TYPE}"\n`;
-    case 3:
-      return `[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.${HANDLER}]\n  runtime_type = '${RUNTIME_TYPE}'\n`;
-  }
-}
-
-/** The block `nodewasm install` keeps in an existing config: the runtime table between markers. */
-export function managedBlock(version: ConfigVersion): string {
-  return `${BLOCK_BEGIN}\n${runtimeTable(version)}${BLOCK_END}\n`;
-}
 
 /**
  * A whole config for a node that has none. A config that defines any CRI runtime replaces

@@ -8,12 +8,16 @@
  * never collide with another instance's), runc-v2 shim state in /run/containerd/runc/<ns>/<id>,
  * and container cgroups at /<ns>/<id>. Use unique container ids.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { managedBlock } from './runtime-handler.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Where every v2 shim (ours and runc's) puts its socket, whatever containerd's own paths are. */
 export const SHIM_SOCKET_DIR = '/run/containerd/s';
@@ -82,6 +86,10 @@ export interface PrivateContainerdOptions {
   startTimeoutMs?: number;
   containerdBinary?: string;
   ctrBinary?: string;
+  /** Folders containerd searches for shims after shimDir: another containerd's own runc shim. */
+  extraPath?: string[];
+  /** The config version to write; default: 3 for a containerd 2.x, else 2. */
+  configVersion?: 2 | 3;
 }
 
 export interface PrivateContainerd extends CtrClient {
@@ -368,8 +376,21 @@ export interface ConfigPaths {
   cniConfDir: string;
 }
 
-/** The containerd config (version 2, read by containerd 1.6 and 1.7). */
-export function containerdConfig(paths: ConfigPaths, options: { cri: boolean; debug: boolean; snapshotter?: string; sandboxImage?: string }): string {
+export interface ConfigOptions {
+  cri: boolean;
+  debug: boolean;
+  snapshotter?: string;
+  sandboxImage?: string;
+  /** 2 (containerd 1.6 and 1.7; 2.x migrates it) or 3 (containerd 2.x's own). Default 2. */
+  version?: 2 | 3;
+}
+
+/**
+ * The containerd config. Version 3 puts the CRI settings where containerd 2.x keeps them and
+ * registers the nodewasm handler with exactly the block `nodewasm install` writes for 2.x.
+ */
+export function containerdConfig(paths: ConfigPaths, options: ConfigOptions): string {
+  const version = options.version ?? 2;
   const disabled = [
     'io.containerd.internal.v1.opt', // would create /opt/containerd and put it on the shims' PATH
     'io.containerd.internal.v1.restart',
@@ -380,10 +401,10 @@ export function containerdConfig(paths: ConfigPaths, options: { cri: boolean; de
     'io.containerd.tracing.processor.v1.otlp',
     'io.containerd.internal.v1.tracing',
   ];
-  if (!options.cri) disabled.push('io.containerd.grpc.v1.cri');
+  if (!options.cri) disabled.push('io.containerd.grpc.v1.cri', ...(version === 3 ? ['io.containerd.cri.v1.images', 'io.containerd.cri.v1.runtime'] : []));
   const lines = [
     '# Written by nodewasm for a private containerd; see src/cli/private-containerd.ts.',
-    'version = 2',
+    `version = ${version}`,
     `root = ${tomlString(paths.root)}`,
     `state = ${tomlString(paths.state)}`,
     `disabled_plugins = [${disabled.map(tomlString).join(', ')}]`,
@@ -401,37 +422,73 @@ export function containerdConfig(paths: ConfigPaths, options: { cri: boolean; de
     '[metrics]',
     '  address = ""',
   ];
-  if (options.cri) {
-    const cri = 'plugins."io.containerd.grpc.v1.cri"';
-    lines.push(
-      '',
-      `[${cri}]`,
-      '  restrict_oom_score_adj = true',
-      '  disable_tcp_service = true',
-      '  stream_server_address = "127.0.0.1"',
-      '  stream_server_port = "0"',
-      '  netns_mounts_under_state_dir = true',
-      ...(options.sandboxImage !== undefined ? [`  sandbox_image = ${tomlString(options.sandboxImage)}`] : []),
-      `  [${cri}.cni]`,
-      `    bin_dir = ${tomlString(paths.cniBinDir)}`,
-      `    conf_dir = ${tomlString(paths.cniConfDir)}`,
-      `  [${cri}.containerd]`,
-      `    snapshotter = ${tomlString(options.snapshotter ?? 'overlayfs')}`,
-      '    default_runtime_name = "runc"',
-      `    [${cri}.containerd.runtimes.runc]`,
-      '      runtime_type = "io.containerd.runc.v2"',
-      `    [${cri}.containerd.runtimes.nodewasm]`,
-      '      runtime_type = "io.containerd.nodewasm.v1"',
-    );
-  }
+  if (options.cri) lines.push('', ...(version === 3 ? criSectionV3(paths, options) : criSectionV2(paths, options)));
   return `${lines.join('\n')}\n`;
+}
+
+/** 3 when `containerd --version` says 2.x or later, else 2. */
+async function configVersionFor(containerdBinary: string): Promise<2 | 3> {
+  const { stdout } = await execFileAsync(containerdBinary, ['--version'], { timeout: 10_000 }).catch(() => ({ stdout: '' }));
+  const major = /\sv?(\d+)\.\d+\.\d+/.exec(stdout)?.[1];
+  return major !== undefined && Number(major) >= 2 ? 3 : 2;
+}
+
+function criSectionV2(paths: ConfigPaths, options: ConfigOptions): string[] {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return [
+    `[${cri}]`,
+    '  restrict_oom_score_adj = true',
+    '  disable_tcp_service = true',
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    '  netns_mounts_under_state_dir = true',
+    ...(options.sandboxImage !== undefined ? [`  sandbox_image = ${tomlString(options.sandboxImage)}`] : []),
+    `  [${cri}.cni]`,
+    `    bin_dir = ${tomlString(paths.cniBinDir)}`,
+    `    conf_dir = ${tomlString(paths.cniConfDir)}`,
+    `  [${cri}.containerd]`,
+    `    snapshotter = ${tomlString(options.snapshotter ?? 'overlayfs')}`,
+    '    default_runtime_name = "runc"',
+    `    [${cri}.containerd.runtimes.runc]`,
+    '      runtime_type = "io.containerd.runc.v2"',
+    `    [${cri}.containerd.runtimes.nodewasm]`,
+    '      runtime_type = "io.containerd.nodewasm.v1"',
+  ];
+}
+
+function criSectionV3(paths: ConfigPaths, options: ConfigOptions): string[] {
+  const images = "plugins.'io.containerd.cri.v1.images'";
+  const runtime = "plugins.'io.containerd.cri.v1.runtime'";
+  return [
+    `[${images}]`,
+    `  snapshotter = ${tomlString(options.snapshotter ?? 'overlayfs')}`,
+    ...(options.sandboxImage !== undefined ? [`  [${images}.pinned_images]`, `    sandbox = ${tomlString(options.sandboxImage)}`] : []),
+    '',
+    `[${runtime}]`,
+    '  restrict_oom_score_adj = true',
+    '  netns_mounts_under_state_dir = true',
+    `  [${runtime}.cni]`,
+    `    bin_dirs = [${tomlString(paths.cniBinDir)}]`,
+    `    conf_dir = ${tomlString(paths.cniConfDir)}`,
+    `  [${runtime}.containerd]`,
+    "    default_runtime_name = 'runc'",
+    `  [${runtime}.containerd.runtimes.runc]`,
+    "    runtime_type = 'io.containerd.runc.v2'",
+    '',
+    managedBlock(3).trimEnd(),
+    '',
+    "[plugins.'io.containerd.grpc.v1.cri']",
+    '  disable_tcp_service = true',
+    "  stream_server_address = '127.0.0.1'",
+    "  stream_server_port = '0'",
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
 // start
 
-function containerdEnvironment(shimDir: string, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
-  const path = [resolve(shimDir), ...(process.env['PATH'] ?? '').split(':'), ...STANDARD_PATH.split(':')]
+function containerdEnvironment(shimDir: string, extra: Record<string, string> | undefined, extraPath: readonly string[] = []): NodeJS.ProcessEnv {
+  const path = [resolve(shimDir), ...extraPath.map((dir) => resolve(dir)), ...(process.env['PATH'] ?? '').split(':'), ...STANDARD_PATH.split(':')]
     .filter((part, index, all) => part !== '' && all.indexOf(part) === index)
     .join(':');
   // A clean environment: the shims inherit it, and a test runner's NODE_OPTIONS must not reach them.
@@ -525,6 +582,7 @@ export async function startPrivateContainerd(options: PrivateContainerdOptions):
       { root, state, address, ttrpcAddress, cniBinDir, cniConfDir },
       {
         cri,
+        version: options.configVersion ?? (await configVersionFor(options.containerdBinary ?? 'containerd')),
         debug: options.debug ?? false,
         ...(options.snapshotter !== undefined ? { snapshotter: options.snapshotter } : {}),
         ...(options.sandboxImage !== undefined ? { sandboxImage: options.sandboxImage } : {}),
@@ -606,7 +664,7 @@ function spawnContainerd(
       cwd: dir,
       detached: true,
       stdio: ['ignore', logFd, logFd],
-      env: containerdEnvironment(options.shimDir, options.env),
+      env: containerdEnvironment(options.shimDir, options.env, options.extraPath),
     });
   } finally {
     closeSync(logFd);

@@ -4,8 +4,9 @@
  * finding a containerd's shim daemons, and removing the pod cgroups the kubelet owns.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
 import { ContainerState, CriError, NamespaceMode, type ContainerConfig, type ContainerStatus, type CriClient, type Partial2, type PodSandboxConfig } from './client.js';
 
 export const RUNTIME_HANDLER = 'nodewasm';
@@ -235,4 +236,22 @@ export async function criFailure(fn: () => Promise<unknown>): Promise<CriError |
     if (error instanceof CriError) return error;
     throw error;
   }
+}
+
+/**
+ * The end of a CRI test file: closes the client, stops the private containerd and checks that it
+ * left nothing behind, removes the pod cgroups and the scratch folder (after `beforeScratch`).
+ * Throws with every problem found.
+ */
+export async function tearDownCriNode(node: { cri?: CriClient; pc?: PrivateContainerd; cgroupRoot: string; scratch?: string; beforeScratch?: () => Promise<void> }): Promise<void> {
+  node.cri?.close();
+  const problems: string[] = [];
+  if (node.pc !== undefined) {
+    await node.pc.stop();
+    problems.push(...(await findLeftovers(node.pc)).map((leftover) => `left behind: ${leftover}`));
+  }
+  problems.push(...(await removeCgroupTree(node.cgroupRoot)).map((failure) => `pod cgroup not removable: ${failure}`));
+  await node.beforeScratch?.();
+  if (node.scratch !== undefined) await rm(node.scratch, { recursive: true, force: true });
+  if (problems.length > 0) throw new Error(problems.join('\n'));
 }

@@ -27,6 +27,7 @@ import {
   readCgroupFile,
   readCriLog,
   removeCgroupTree,
+  tearDownCriNode,
   RUNTIME_HANDLER,
   shimDaemons,
   sleep,
@@ -112,18 +113,7 @@ beforeAll(async () => {
   cri = new CriClient(pc.address);
 }, 120_000);
 
-afterAll(async () => {
-  cri?.close();
-  const problems: string[] = [];
-  if (pc !== undefined) {
-    await pc.stop();
-    problems.push(...(await findLeftovers(pc)).map((leftover) => `left behind: ${leftover}`));
-  }
-  problems.push(...(await removeCgroupTree(cgroupRoot)).map((failure) => `pod cgroup not removable: ${failure}`));
-  await network?.remove();
-  if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
-  if (problems.length > 0) throw new Error(problems.join('\n'));
-}, 90_000);
+afterAll(() => tearDownCriNode({ cri, pc, cgroupRoot, scratch, beforeScratch: async () => network?.remove() }), 90_000);
 
 /** Runs a pod through the `nodewasm` handler and checks that its sandbox is ready. */
 async function runPod(name: string, networkMode: 'host' | 'pod'): Promise<PodConfig & { id: string }> {

@@ -29,13 +29,14 @@ export const binDir = join(repoRoot, 'bin');
 export const CONTAINERD_BIN_ENV = 'NODEWASM_TEST_CONTAINERD_BIN';
 
 /** The binaries options for the containerd under test. */
-export function containerdUnderTest(env: NodeJS.ProcessEnv = process.env): Pick<PrivateContainerdOptions, 'containerdBinary' | 'ctrBinary'> {
+export function containerdUnderTest(env: NodeJS.ProcessEnv = process.env): Pick<PrivateContainerdOptions, 'containerdBinary' | 'ctrBinary' | 'extraPath'> {
   const dir = env[CONTAINERD_BIN_ENV];
   if (dir === undefined || dir === '') return {};
   if (!existsSync(join(dir, 'containerd'))) {
-    throw new Error(`${CONTAINERD_BIN_ENV}=${dir} has no containerd (for 1.7: scripts/fetch-containerd-1.7.sh; npm test runs it)`);
+    throw new Error(`${CONTAINERD_BIN_ENV}=${dir} has no containerd (scripts/fetch-containerd.sh 1.7|2 unpacks one; npm test runs it)`);
   }
-  return { containerdBinary: join(dir, 'containerd'), ctrBinary: join(dir, 'ctr') };
+  // Its own runc shim too, as its package installs it beside it.
+  return { containerdBinary: join(dir, 'containerd'), ctrBinary: join(dir, 'ctr'), extraPath: [dir] };
 }
 
 export interface HarnessOptions extends Partial<PrivateContainerdOptions> {
