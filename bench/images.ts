@@ -12,8 +12,10 @@ import type { PrivateContainerd } from '../src/cli/private-containerd.js';
 const run = promisify(execFile);
 
 /** The guests the benchmark uses; each exists as fixtures/wasm/<name>.wasm and fixtures/src/<name>.c. */
-export const PROGRAMS = ['hello', 'fib', 'sleep'] as const;
+export const PROGRAMS = ['hello', 'fib', 'nbody', 'sleep'] as const;
 export type Program = (typeof PROGRAMS)[number];
+/** The CPU-bound ones: recursion and calls (fib), floating-point loops (nbody). */
+export const COMPUTE_PROGRAMS = ['fib', 'nbody'] as const satisfies readonly Program[];
 
 export const WASM_IMAGE = 'docker.io/library/nodewasm-bench-wasm:1';
 export const NATIVE_IMAGE = 'docker.io/library/nodewasm-bench-native:1';
@@ -23,8 +25,8 @@ export interface BuiltImages {
   native: Record<Program, string>;
   /** Host paths of the wasm programs. */
   wasm: Record<Program, string>;
-  /** fib compiled natively by clang -O2, the wasm's own compiler; undefined when clang could not. */
-  clangFib: string | undefined;
+  /** The compute programs compiled natively by clang -O2, the wasm's own compiler; undefined when clang could not. */
+  clangNative: Partial<Record<Program, string>>;
 }
 
 export async function buildAndImportImages(pc: PrivateContainerd, repo: string, snapshot: string, work: string): Promise<BuiltImages> {
@@ -32,13 +34,17 @@ export async function buildAndImportImages(pc: PrivateContainerd, repo: string, 
   const wasm = {} as Record<Program, string>;
   for (const program of PROGRAMS) {
     native[program] = join(work, `${program}.native`);
-    await run('cc', ['-static', '-O2', '-o', native[program], join(repo, 'fixtures', 'src', `${program}.c`)]);
+    await run('cc', ['-static', '-O2', '-o', native[program], join(repo, 'fixtures', 'src', `${program}.c`), '-lm']);
     wasm[program] = join(repo, 'fixtures', 'wasm', `${program}.wasm`);
   }
 
-  // gcc and clang optimise this recursion very differently: the clang build tells the two apart.
-  const clangFib = join(work, 'fib.clang-native');
-  const clang = await run('clang', ['-static', '-O2', '-o', clangFib, join(repo, 'fixtures', 'src', 'fib.c')]).then(() => clangFib, () => undefined);
+  // gcc and clang optimise these programs very differently: the clang builds tell the two apart.
+  const clangNative: Partial<Record<Program, string>> = {};
+  for (const program of COMPUTE_PROGRAMS) {
+    const output = join(work, `${program}.clang-native`);
+    const built = await run('clang', ['-static', '-O2', '-o', output, join(repo, 'fixtures', 'src', `${program}.c`), '-lm']).then(() => true, () => false);
+    if (built) clangNative[program] = output;
+  }
 
   const wasmTar = join(work, 'wasm-image.tar');
   await run(join(snapshot, 'bin', 'nodewasm'), ['build', '-o', wasmTar, '-t', WASM_IMAGE, ...PROGRAMS.map((p) => wasm[p])]);
@@ -52,5 +58,5 @@ export async function buildAndImportImages(pc: PrivateContainerd, repo: string, 
     const imported = await pc.ctr(['images', 'import', '--all-platforms', tar], { timeoutMs: 60_000 });
     if (imported.code !== 0) throw new Error(`ctr images import ${tar} failed: ${imported.stderr.trim()}`);
   }
-  return { native, wasm, clangFib: clang };
+  return { native, wasm, clangNative };
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures nodewasm against runc on this machine and writes bench/RESULTS.md.
  *
- *   npm run bench -- [--runs N] [--heavy-runs M] [--only cold,warm,...] [--fib N] [--out FILE]
+ *   npm run bench -- [--runs N] [--heavy-runs M] [--only cold,warm,...] [--fib N] [--nbody STEPS] [--out FILE]
  *                    [--keep-logs DIR]
  *
  * One private containerd (its own root, state, sockets and config in a temp folder, a snapshot of
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findLeftovers, startPrivateContainerd, type PrivateContainerd } from '../src/cli/private-containerd.js';
 import { startBreakdown } from './breakdown.js';
-import { compute } from './compute.js';
+import { compute, computeWork } from './compute.js';
 import { controlPlane } from './control-plane.js';
 import type { BenchContext, Figure } from './figure.js';
 import { wasiHttp } from './http.js';
@@ -32,19 +32,19 @@ type FigureName = (typeof FIGURES)[number];
 
 const HOW_MEASURED = [
   'Code: `npm run build` output, copied with the launchers (bin/, dist/) into the run\'s temp folder at its start; the private containerd finds the shim there, so a rebuild in the checkout during the run cannot change what is measured.',
-  'Images: `fixtures/wasm/{hello,fib,sleep}.wasm` (committed, built from `fixtures/src` by clang --target=wasm32-wasi -O2) in a wasi/wasm image made by `bin/nodewasm build`; the same C files compiled with `cc -static -O2` in a linux/amd64 image made by `bin/nodewasm build --platform linux/amd64`. Both are built and imported at the start of every run.',
+  'Images: `fixtures/wasm/{hello,fib,nbody,sleep}.wasm` (committed, built from `fixtures/src` by clang --target=wasm32-wasi -O2) in a wasi/wasm image made by `bin/nodewasm build`; the same C files compiled with `cc -static -O2` in a linux/amd64 image made by `bin/nodewasm build --platform linux/amd64`. Both are built and imported at the start of every run.',
   'Sides: nodewasm is `ctr run --runtime io.containerd.nodewasm.v1 --platform wasi/wasm` of the .wasm; the peer is `ctr run --runtime io.containerd.runc.v2` of the native program. Times are wall time from spawning ctr to its exit, measured by the bench process.',
   'Cold start: `ctr run --rm` of hello with no shim of that runtime running; the output is checked. One unmeasured run per side first, so both sides start from a warm page cache.',
   'Warm start: each side keeps one pod whose sandbox is a native `sleep` (as a pause container) run with the annotation `io.kubernetes.cri.sandbox-id=<pod>`; hello is then `ctr run --rm` with the same annotation, which both shims group by (checked before measuring: a second container of the pod reports the sandbox\'s shim socket).',
   'Memory: peak RSS is VmHWM from /proc/<pid>/status, summed over processes, read while `sleep` runs (after it printed, plus 300 ms). The shim daemon is the pid the shim reports in its Connect answer; "shim side" is the daemon\'s process tree minus the container\'s (ours keeps nodewasm-reaper per container; runc\'s shim keeps nothing); the container\'s processes are the tree under the task pid (ours: tini + the node runner; runc: the native program). The bare runner is `node dist/runner.mjs <settings>` with the same guest, outside any container. VmHWM counts shared pages (the node binary) in every process that maps them; the anonymous rows sum RssAnon at the same moment, which leaves those out. The floor is quoted from docs/memory-floor.md.',
   'Parallel starts: 20 `ctr run --rm` hello spawned at once; tasks/s is 20 / wall time from the first spawn to the last exit; every output is checked, and a start that fails or loses its output is left out of the rate and reported in the notes.',
   'wasi:http: ours is the hello handler component (fixtures/components/http_handler.component.wasm) in a container, `ctr run --net-host` with NODEWASM_HTTP_ADDRESS=127.0.0.1:<port>; the peer is a plain Node http server on the same pinned Node answering GET / with the same body. Both answers are checked first. The load comes from a second process (autocannon: 32 keep-alive connections, each run bounded to 4 s and 1,000,000 requests) to 127.0.0.1 only, the two servers\' runs interleaved; req/s is answered requests / run time, p95 is over every answered request.',
-  'Compute: fib(N) by recursion (fixtures/src/fib.c). In-container figure: the whole `ctr run --rm` wall time, start included. Outside-containers figure: the runner process vs the native process. The ratio is native time / our time. The goal\'s native side is `cc -static -O2` (gcc on Debian) and the wasm is clang -O2; gcc turns this recursion into much faster code than clang does, so an extra row, without a goal, compares with the same source built natively by `clang -static -O2`.',
+  'Compute: two CPU-bound programs, fib(N) by recursion (fixtures/src/fib.c) and the n-body simulation (fixtures/src/nbody.c, floating-point loops). In-container figure: the whole `ctr run --rm` wall time, start included. Outside-containers figure: the runner process vs the native process. The ratio is native time / our time. The goal\'s native side is `cc -static -O2` (gcc on Debian) and the wasm is clang -O2; gcc turns the recursion into much faster code than clang does, and clang the n-body loops, so an extra row per program, without a goal, compares with the same source built natively by `clang -static -O2`.',
   'Control plane: State calls over the shim\'s ttrpc socket (from the bundle\'s `address` file) with this project\'s TtrpcClient, against a running `sleep` container, one at a time and 16 in flight on one connection, each run bounded to 1 s and a call count (10,000 one at a time, 40,000 with 16 in flight).',
 ];
 
 function usage(): string {
-  return `usage: npm run bench -- [--runs N] [--heavy-runs M] [--only ${FIGURES.join(',')}] [--fib N] [--out FILE] [--keep-logs DIR]`;
+  return `usage: npm run bench -- [--runs N] [--heavy-runs M] [--only ${FIGURES.join(',')}] [--fib N] [--nbody STEPS] [--out FILE] [--keep-logs DIR]`;
 }
 
 interface Options {
@@ -52,6 +52,7 @@ interface Options {
   heavyRuns: number;
   only: Set<FigureName>;
   fib: number;
+  nbody: number;
   out: string;
   keepLogs: string | undefined;
 }
@@ -70,6 +71,7 @@ function parseOptions(argv: string[], repo: string): Options {
       'heavy-runs': { type: 'string' },
       only: { type: 'string' },
       fib: { type: 'string', default: '42' },
+      nbody: { type: 'string', default: '5000000' },
       out: { type: 'string', default: join(repo, 'bench', 'RESULTS.md') },
       'keep-logs': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -90,6 +92,7 @@ function parseOptions(argv: string[], repo: string): Options {
     heavyRuns: values['heavy-runs'] !== undefined ? positiveInteger(values['heavy-runs'], '--heavy-runs') : Math.max(3, Math.ceil(runs / 2)),
     only,
     fib: positiveInteger(values.fib, '--fib'),
+    nbody: positiveInteger(values.nbody, '--nbody'),
     out: resolve(values.out),
     keepLogs: values['keep-logs'] === undefined ? undefined : resolve(values['keep-logs']),
   };
@@ -169,7 +172,7 @@ async function main(): Promise<void> {
       memory: () => memory(ctx),
       parallel: () => parallelStarts(ctx),
       http: () => wasiHttp(ctx),
-      compute: () => compute(ctx, options.fib),
+      compute: () => compute(ctx, computeWork(options.fib, options.nbody)),
       control: () => controlPlane(ctx),
     };
     for (const name of FIGURES) {
