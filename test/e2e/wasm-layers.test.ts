@@ -86,6 +86,7 @@ beforeAll(async () => {
       { name: 'hello.wasm', data: fixture('wasm', 'hello.wasm') },
       { name: 'exit_code.wasm', data: fixture('wasm', 'exit_code.wasm') },
       { name: 'hello.component.wasm', data: fixture('components', 'hello.component.wasm') },
+      { name: 'sleep.wasm', data: fixture('wasm', 'sleep.wasm') },
     ],
   });
   await importImage(pc, writeTar('artifact', artifact.archive), 'k8s.io');
@@ -165,6 +166,27 @@ describe('the wasm OCI artifact form through the CRI plugin', () => {
 
       const first = await runToExit(pod, 'first', ARTIFACT, ['any-name', 'x']);
       expect(first).toEqual({ exitCode: 0, stdout: ['hello from wasm', 'argv[0]=any-name', 'argv[1]=x'] });
+    } finally {
+      await removePod(pod.id);
+    }
+  });
+
+  it('execs the other layers in a running artifact container (ExecSync), and stops it with its grace period', async () => {
+    const pod = await runPod('artifact-exec');
+    try {
+      const { containerId } = await cri.runtime('CreateContainer', {
+        podSandboxId: pod.id,
+        config: containerConfig({ name: 'sleeper', image: ARTIFACT, command: ['sleep.wasm', '600'], network: 'host' }),
+        sandboxConfig: pod.config,
+      });
+      await cri.runtime('StartContainer', { containerId });
+      const hello = await cri.runtime('ExecSync', { containerId, cmd: ['/hello.wasm', 'exec'], timeout: 30 });
+      expect(hello.exitCode).toBe(0);
+      expect(hello.stdout.toString()).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=exec\n');
+      const code = await cri.runtime('ExecSync', { containerId, cmd: ['/exit_code.wasm', '9'], timeout: 30 });
+      expect(code.exitCode).toBe(9);
+      await cri.runtime('StopContainer', { containerId, timeout: 10 });
+      expect((await waitForExit(cri, containerId)).exitCode).toBe(143);
     } finally {
       await removePod(pod.id);
     }
