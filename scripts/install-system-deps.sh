@@ -5,7 +5,8 @@
 #
 #   (default)    containerd, ctr, containerd-shim-runc-v2, runc, tini-static, a C compiler and
 #                static libc for the shim's per-process supervisor, and for the CRI end-to-end
-#                tests the CNI plugins bridge, host-local and loopback (/usr/lib/cni) and ip(8)
+#                tests the CNI plugins bridge, host-local and loopback (/usr/lib/cni), ip(8) and
+#                a registry (docker-registry, run privately on loopback)
 #   --fixtures   also what rebuilds the wasm test fixtures: clang, wasm-ld, wasi-libc,
 #                the wasm32 compiler runtime, wat2wasm
 #   --check      only report; exit 1 if something is missing
@@ -65,6 +66,8 @@ for plugin in bridge host-local loopback; do
   need containernetworking-plugins "cni-$plugin" test -x "/usr/lib/cni/$plugin"
 done
 need iproute2 ip command -v ip
+# test/e2e/wasm-layers.test.ts pulls images through the CRI from a registry on loopback.
+need docker-registry docker-registry test -x /usr/bin/docker-registry
 # npm run build compiles the per-process supervisor (src/reaper/reaper.c) statically.
 need gcc cc command -v cc
 need libc6-dev libc.a have_glob /usr/lib/x86_64-linux-gnu/libc.a /usr/lib/*-linux-gnu/libc.a

@@ -37,6 +37,8 @@ export interface BuiltArtifact {
   config: Descriptor;
   layers: Descriptor[];
   platform: Platform;
+  /** Every blob by digest (manifest, config, layers): what a registry push uploads. */
+  blobs: Map<string, Buffer>;
 }
 
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
@@ -82,6 +84,7 @@ export function buildWasmArtifact(options: BuildArtifactOptions): BuiltArtifact 
     config: config.descriptor,
     layers: layers.map((layer) => layer.descriptor),
     platform,
+    blobs: new Map([manifest, config, ...layers].map((blob) => [blob.descriptor.digest, blob.data])),
   };
 }
 

@@ -207,6 +207,7 @@ export interface RuntimeMethods {
 export interface ImageMethods {
   ListImages: [{ filter: { image: ImageSpec } }, { images: Image[] }];
   ImageStatus: [{ image: ImageSpec; verbose: boolean }, { image: Image | null; info: Record<string, string> }];
+  PullImage: [{ image: ImageSpec; sandboxConfig: PodSandboxConfig }, { imageRef: string }];
 }
 
 /** A failed CRI call: the gRPC status code and containerd's message, with the method named. */

@@ -25,6 +25,7 @@ import { containerdUnderTest, importImage, repoRoot, uniqueId } from '../harness
 import { CriClient } from '../cri/client.js';
 import { containerConfig, criFailure, podConfig, readCriLog, RUNTIME_HANDLER, tearDownCriNode, waitForExit, type PodConfig } from '../cri/kubelet.js';
 import { pauseElfX64 } from '../cri/pause.js';
+import { startPrivateRegistry, type PrivateRegistry } from '../harness/registry.js';
 
 const SANDBOX_IMAGE = 'docker.io/library/nodewasm-layers-pause:e2e';
 const IMAGE = 'docker.io/library/nodewasm-layers-hello:e2e';
@@ -35,6 +36,7 @@ const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
 
 let pc: PrivateContainerd;
 let cri: CriClient;
+let registry: PrivateRegistry | undefined;
 let scratch: string;
 const cgroupRoot = `/nodewasm-layers-e2e-${randomBytes(4).toString('hex')}`;
 
@@ -99,7 +101,7 @@ beforeAll(async () => {
   cri = new CriClient(pc.address);
 }, 180_000);
 
-afterAll(() => tearDownCriNode({ cri, pc, cgroupRoot, scratch }), 90_000);
+afterAll(() => tearDownCriNode({ cri, pc, cgroupRoot, scratch, beforeScratch: async () => registry?.stop() }), 90_000);
 
 async function runPod(name: string): Promise<PodConfig & { id: string }> {
   const pod = podConfig({ name, network: 'host', logRoot: path.join(scratch, 'pods'), cgroupRoot });
@@ -166,6 +168,27 @@ describe('the wasm OCI artifact form through the CRI plugin', () => {
 
       const first = await runToExit(pod, 'first', ARTIFACT, ['any-name', 'x']);
       expect(first).toEqual({ exitCode: 0, stdout: ['hello from wasm', 'argv[0]=any-name', 'argv[1]=x'] });
+    } finally {
+      await removePod(pod.id);
+    }
+  });
+
+  it('pulls an artifact from a registry through the CRI, as a kubelet does, and runs it', async () => {
+    registry = await startPrivateRegistry();
+    const artifact = buildWasmArtifact({
+      files: [
+        { name: 'http_handler.wasm', data: fixture('components', 'http_handler.component.wasm') },
+        { name: 'hello.wasm', data: fixture('wasm', 'hello.wasm') },
+      ],
+    });
+    await registry.push('nodewasm/pulled', 'v1', artifact.manifest, artifact.blobs);
+    const image = `${registry.host}/nodewasm/pulled:v1`;
+    const pulled = await cri.image('PullImage', { image: { image } });
+    // The CRI names an image by its config digest.
+    expect(pulled.imageRef).toBe(artifact.config.digest);
+    const pod = await runPod('pulled-artifact');
+    try {
+      expect(await runToExit(pod, 'pulled', image, ['hello.wasm', 'pulled'])).toEqual({ exitCode: 0, stdout: ['hello from wasm', 'argv[0]=hello.wasm', 'argv[1]=pulled'] });
     } finally {
       await removePod(pod.id);
     }
