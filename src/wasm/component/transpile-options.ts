@@ -27,14 +27,16 @@ export const SUSPENDING_IMPORTS = [
 /** Exports called through WebAssembly.promising, so that the imports above may suspend. */
 export const PROMISING_EXPORTS = ['wasi:cli/run#run', 'wasi:http/incoming-handler#handle'] as const;
 
+/** Options of `transpileBytes` of @bytecodealliance/jco-transpile (what `jco transpile` runs). */
 export interface JcoTranspileOptions {
   name: string;
   instantiation: 'async';
   asyncMode: 'jspi';
   asyncImports: string[];
   asyncExports: string[];
-  noTypescript: boolean;
-  quiet: boolean;
+  emitTypescriptDeclarations: boolean;
+  /** false: a top-level `result` error comes out as jco's ComponentError, as `jco transpile` does. */
+  noComponentErrorWrapping: boolean;
 }
 
 export function transpileOptions(): JcoTranspileOptions {
@@ -44,8 +46,8 @@ export function transpileOptions(): JcoTranspileOptions {
     asyncMode: 'jspi',
     asyncImports: [...SUSPENDING_IMPORTS],
     asyncExports: [...PROMISING_EXPORTS],
-    noTypescript: true,
-    quiet: true,
+    emitTypescriptDeclarations: false,
+    noComponentErrorWrapping: false,
   };
 }
 
