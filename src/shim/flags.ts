@@ -1,7 +1,5 @@
-/** Names the fd on which the launcher waits for `start`'s answer (a FIFO it made). */
+/** Names the fd on which the launcher waits for `start`'s answer (a pipe only the shim holds). */
 export const REPLY_FD_ENV = 'NODEWASM_START_REPLY_FD';
-/** The FIFO's path, which `start` unlinks once both of its ends are open. */
-export const REPLY_PATH_ENV = 'NODEWASM_START_REPLY_PATH';
 
 /** What containerd asked the shim binary to do, read from its command line. */
 export interface ShimInvocation {

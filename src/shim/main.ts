@@ -4,7 +4,7 @@
  * only by the daemon.
  */
 import fs from 'node:fs';
-import { daemonArgs, parseShimArgs, REPLY_FD_ENV, REPLY_PATH_ENV, type ShimInvocation } from './flags.js';
+import { daemonArgs, parseShimArgs, REPLY_FD_ENV, type ShimInvocation } from './flags.js';
 
 export const SHIM_NAME = 'containerd-shim-nodewasm-v1';
 declare const NODEWASM_VERSION: string | undefined;
@@ -43,10 +43,6 @@ async function main(argv: string[]): Promise<void> {
         throw new Error('start must be run through the launcher bin/containerd-shim-nodewasm-v1, which detaches it');
       }
       delete process.env[REPLY_FD_ENV];
-      // The launcher's FIFO: both ends are open now, so its name can go.
-      const replyPath = process.env[REPLY_PATH_ENV];
-      delete process.env[REPLY_PATH_ENV];
-      if (replyPath) fs.rmSync(replyPath, { force: true });
       const { startOrJoin } = await import('./start.js');
       const claimed = await startOrJoin(inv, replyFd);
       if (claimed === 'joined') return;
