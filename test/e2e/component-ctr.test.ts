@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { startTestContainerd } from '../harness/containerd.js';
 import { repoRoot, taskRow, uniqueId, waitFor } from './support.js';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
@@ -32,7 +33,7 @@ function buildComponentImage(dir: string): string {
 beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-component-e2e-'));
   cacheDir = path.join(scratch, 'component-cache');
-  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin'), env: { NODEWASM_CACHE_DIR: cacheDir } });
+  pc = await startTestContainerd({ env: { NODEWASM_CACHE_DIR: cacheDir } });
   const imported = await pc.ctr(['images', 'import', '--platform', 'wasi/wasm', buildComponentImage(scratch)]);
   expect(imported.code, imported.stderr).toBe(0);
 }, 120_000);

@@ -16,8 +16,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/cli/build-image.js';
-import { findLeftovers, startPrivateContainerd, type PrivateContainerd } from '../../src/cli/private-containerd.js';
-import { containerdUnderTest, importImage, repoRoot, tinyElfX64 } from '../harness/containerd.js';
+import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { containerdUnderTest, importImage, repoRoot, startTestContainerd, tinyElfX64 } from '../harness/containerd.js';
 import { ContainerState, CriClient, PodSandboxState } from '../cri/client.js';
 import {
   containerConfig,
@@ -71,9 +71,7 @@ beforeAll(async () => {
   }
   const underTest = containerdUnderTest();
   if (networkProblem === undefined) network = await createNodeNetwork(scratch, underTest.containerdBinary);
-  pc = await startPrivateContainerd({
-    shimDir: path.join(repoRoot, 'bin'),
-    ...underTest,
+  pc = await startTestContainerd({
     cri: true,
     sandboxImage: SANDBOX_IMAGE,
     ...(network !== undefined ? { containerdBinary: network.containerdWrapper, cniBinDir: CNI_PLUGIN_DIR } : {}),

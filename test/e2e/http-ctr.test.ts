@@ -10,7 +10,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { startTestContainerd } from '../harness/containerd.js';
 import { repoRoot, taskRow, uniqueId, waitFor } from './support.js';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
@@ -21,7 +22,7 @@ let scratch: string;
 
 beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-http-e2e-'));
-  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin'), env: { NODEWASM_CACHE_DIR: path.join(scratch, 'cache') } });
+  pc = await startTestContainerd({ env: { NODEWASM_CACHE_DIR: path.join(scratch, 'cache') } });
   const tar = path.join(scratch, 'http.tar');
   const files = ['http_handler', 'http_outgoing'].flatMap((name) => ['--file', `${path.join(repoRoot, 'fixtures', 'components', `${name}.component.wasm`)}:/${name}.wasm`]);
   execFileSync(path.join(repoRoot, 'bin', 'nodewasm'), ['build', '-o', tar, '-t', IMAGE, ...files], { stdio: 'pipe' });

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
-import { fixture, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
+import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { startTestContainerd } from '../harness/containerd.js';
+import { fixture, taskRow, uniqueId, waitFor } from './support.js';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
 const CYCLES = 200;
@@ -19,7 +20,7 @@ let rootfs: string;
 beforeAll(async () => {
   rootfs = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-leaks-'));
   for (const name of ['hello', 'spin']) fs.copyFileSync(fixture(name), path.join(rootfs, `${name}.wasm`));
-  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin') });
+  pc = await startTestContainerd();
 }, 120_000);
 
 afterAll(async () => {

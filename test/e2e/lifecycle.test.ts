@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
-import { tinyElfX64 } from '../harness/containerd.js';
-import { fixture, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
+import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { startTestContainerd, tinyElfX64 } from '../harness/containerd.js';
+import { fixture, taskRow, uniqueId, waitFor } from './support.js';
 import { TtrpcClient } from '../../src/ttrpc/client.js';
 import { shimSocketPath } from '../../src/shim/socket-address.js';
 import { TASK_SERVICE, UpdateTaskRequest } from '../../proto/task.js';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   }
   fs.writeFileSync(path.join(rootfs, 'native_hello'), tinyElfX64('native exec\n', { exitCode: 6 }), { mode: 0o755 });
   fs.writeFileSync(path.join(rootfs, 'native_pause'), tinyElfX64('', { pause: true }), { mode: 0o755 });
-  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin') });
+  pc = await startTestContainerd();
 }, 120_000);
 
 afterAll(async () => {

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateContainerd, findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
-import { buildFixtureImage, fixture, repoRoot, taskRow, uniqueId, waitFor } from './support.js';
+import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { startTestContainerd } from '../harness/containerd.js';
+import { buildFixtureImage, fixture, taskRow, uniqueId, waitFor } from './support.js';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
 const IMAGE = 'docker.io/library/nodewasm-fixtures:e2e';
@@ -19,7 +20,7 @@ let scratch: string;
 
 beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-e2e-'));
-  pc = await startPrivateContainerd({ shimDir: path.join(repoRoot, 'bin') });
+  pc = await startTestContainerd();
   const notes = path.join(scratch, 'notes.txt');
   fs.writeFileSync(notes, 'just some text\n');
   const tar = buildFixtureImage(

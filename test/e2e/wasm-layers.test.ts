@@ -20,8 +20,8 @@ import { buildImage } from '../../src/cli/build-image.js';
 import { buildWasmArtifact } from '../../src/cli/build-artifact.js';
 import { jsonBlob, makeBlob, normaliseReference, writeLayoutTar } from '../../src/cli/oci-layout.js';
 import { AnnotationTitle, MediaType } from '../../src/oci/media-types.js';
-import { startPrivateContainerd, type PrivateContainerd } from '../../src/cli/private-containerd.js';
-import { containerdUnderTest, importImage, repoRoot, uniqueId } from '../harness/containerd.js';
+import { type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { containerdUnderTest, importImage, repoRoot, serverVersion, startTestContainerd, uniqueId } from '../harness/containerd.js';
 import { CriClient } from '../cri/client.js';
 import { containerConfig, criFailure, podConfig, readCriLog, RUNTIME_HANDLER, tearDownCriNode, waitForExit, type PodConfig } from '../cri/kubelet.js';
 import { pauseElfX64 } from '../cri/pause.js';
@@ -68,9 +68,7 @@ beforeAll(async () => {
   const underTest = containerdUnderTest();
   if (underTest.containerdBinary === undefined) throw new Error('wasm layers need containerd 1.7 or later: run this file through the containerd 1.7 or 2 project of vitest.config.ts');
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-layers-e2e-'));
-  pc = await startPrivateContainerd({
-    shimDir: path.join(repoRoot, 'bin'),
-    ...underTest,
+  pc = await startTestContainerd({
     cri: true,
     sandboxImage: SANDBOX_IMAGE,
     env: { NODEWASM_CACHE_DIR: path.join(scratch, 'component-cache') },
@@ -130,9 +128,7 @@ async function runToExit(pod: PodConfig & { id: string }, name: string, image: s
 
 describe('containerd 1.7 and later', () => {
   it('is 1.7 or later, and runs an ordinary wasm image with ctr run', async () => {
-    const version = await pc.ctr(['version']);
-    const [major, minor] = (/Server:\n\s+Version:\s+v?(\d+)\.(\d+)\./.exec(version.stdout) ?? []).slice(1).map(Number);
-    expect(major! * 100 + minor!, version.stdout).toBeGreaterThanOrEqual(107);
+    expect(await serverVersion(pc)).toBeGreaterThanOrEqual(107);
     const r = await pc.ctr(['run', '--rm', ...RUNTIME, '--platform', 'wasi/wasm', IMAGE, uniqueId('h17'), '/hello.wasm', 'one']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=one\n');

@@ -6,6 +6,7 @@
  *   it('runs', async () => { const r = await env.pc.ctr(['run', '--rm', ...]); ... });
  */
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,13 +52,40 @@ export interface PrivateContainerdHandle {
   readonly leftovers: string[] | undefined;
 }
 
+/**
+ * Starts a private containerd for an end-to-end test: this checkout's bin/ on its PATH, and the
+ * containerd under test (NODEWASM_TEST_CONTAINERD_BIN) unless the options name one.
+ */
+export async function startTestContainerd(options: Partial<PrivateContainerdOptions> = {}): Promise<PrivateContainerd> {
+  const underTest = containerdUnderTest();
+  const pc = await startPrivateContainerd({ shimDir: binDir, ...underTest, ...options });
+  if (underTest.containerdBinary !== undefined) {
+    // The containerd answering is the one under test, whatever wrapper started it.
+    const expected = /\s(v?\d+\.\d+\.\d+\S*)/.exec(execFileSync(underTest.containerdBinary, ['--version'], { encoding: 'utf8' }))?.[1];
+    const server = /Server:\s+Version:\s+(\S+)/.exec((await pc.ctr(['version'])).stdout)?.[1];
+    if (expected === undefined || server !== expected) {
+      await pc.stop();
+      throw new Error(`the private containerd reports version ${server ?? '?'}, not ${expected ?? '?'} of ${underTest.containerdBinary}`);
+    }
+  }
+  return pc;
+}
+
+/** The running containerd's version as major * 100 + minor (1.7 is 107), from `ctr version`. */
+export async function serverVersion(pc: PrivateContainerd): Promise<number> {
+  const stdout = (await pc.ctr(['version'])).stdout;
+  const match = /Server:\s+Version:\s+v?(\d+)\.(\d+)\./.exec(stdout);
+  if (match === null) throw new Error(`no server version in ctr version: ${stdout}`);
+  return Number(match[1]) * 100 + Number(match[2]);
+}
+
 /** Registers beforeAll/afterAll hooks that start and stop one private containerd for this file. */
 export function withPrivateContainerd(options: HarnessOptions = {}): PrivateContainerdHandle {
   const { checkLeftovers = true, ...containerdOptions } = options;
   let instance: PrivateContainerd | undefined;
   let leftovers: string[] | undefined;
   beforeAll(async () => {
-    instance = await startPrivateContainerd({ shimDir: binDir, ...containerdUnderTest(), ...containerdOptions });
+    instance = await startTestContainerd(containerdOptions);
   }, 60_000);
   afterAll(async () => {
     if (instance === undefined) return;
