@@ -23,10 +23,7 @@ export type ContentDescriptor = MessageOf<typeof ContentDescriptor>;
 
 export const ContainerRecord = message('containerd.services.containers.v1.Container', {
   id: { no: 1, type: 'string' },
-  labels: { no: 2, map: 'string' },
   image: { no: 3, type: 'string' },
-  snapshotter: { no: 6, type: 'string' },
-  snapshotKey: { no: 7, type: 'string' },
 });
 export type ContainerRecord = MessageOf<typeof ContainerRecord>;
 
@@ -42,7 +39,6 @@ export type GetContainerResponse = MessageOf<typeof GetContainerResponse>;
 
 export const ImageRecord = message('containerd.services.images.v1.Image', {
   name: { no: 1, type: 'string' },
-  labels: { no: 2, map: 'string' },
   target: { no: 3, message: ContentDescriptor },
 });
 export type ImageRecord = MessageOf<typeof ImageRecord>;

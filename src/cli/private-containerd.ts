@@ -426,10 +426,15 @@ export function containerdConfig(paths: ConfigPaths, options: ConfigOptions): st
   return `${lines.join('\n')}\n`;
 }
 
-/** 3 when `containerd --version` says 2.x or later, else 2. */
-async function configVersionFor(containerdBinary: string): Promise<2 | 3> {
+/** What `containerd --version` says of itself, e.g. `2.1.9+unknown`; undefined if it says nothing usable. */
+export async function containerdBinaryVersion(containerdBinary: string): Promise<string | undefined> {
   const { stdout } = await execFileAsync(containerdBinary, ['--version'], { timeout: 10_000 }).catch(() => ({ stdout: '' }));
-  const major = /\sv?(\d+)\.\d+\.\d+/.exec(stdout)?.[1];
+  return /\s(v?\d+\.\d+\.\d+\S*)/.exec(stdout)?.[1];
+}
+
+/** 3 for a containerd 2.x or later, else 2. */
+async function configVersionFor(containerdBinary: string): Promise<2 | 3> {
+  const major = /^v?(\d+)\./.exec((await containerdBinaryVersion(containerdBinary)) ?? '')?.[1];
   return major !== undefined && Number(major) >= 2 ? 3 : 2;
 }
 

@@ -49,15 +49,19 @@ export interface ExitResult {
 export function reaperPath(): string {
   const override = process.env['NODEWASM_REAPER'];
   if (override) return override;
+  if (foundReaper !== undefined) return foundReaper;
   const here = path.dirname(fileURLToPath(import.meta.url));
   // Beside the shim's chunks in dist/, or from src/container/ (tests run the sources) in ../../dist.
   const candidates = [path.join(here, REAPER), path.join(here, '..', '..', 'dist', REAPER)];
   const found = candidates.find((candidate) => fs.existsSync(candidate));
   if (found === undefined) throw new ContainerError('internal', `${REAPER} is missing (looked in ${candidates.join(', ')}): run "npm run build"`);
+  foundReaper = found;
   return found;
 }
 
 const REAPER = 'nodewasm-reaper';
+/** Looked up once per daemon: every start and exec runs it. */
+let foundReaper: string | undefined;
 
 /**
  * One `runc run --detach` (a container's init) or `runc exec --detach` (another process in it),

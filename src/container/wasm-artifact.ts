@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AnnotationTitle, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, WASM_LAYER_MEDIA_TYPES } from '../oci/media-types.js';
 import { ContainerError } from './errors.js';
+import { classifyFile } from './workload.js';
 
 /** Manifests, indexes and configs are small; anything bigger is not one. */
 const MAX_JSON_BLOB = 4 * 1024 * 1024;
@@ -114,7 +115,7 @@ async function writeLayerFile(source: ImageContentSource, imageRoot: string, fil
   const temporary = path.join(imageRoot, `.${file.fileName}.nodewasm-${process.pid}`);
   await source.copyBlobToFile(file.layer.digest, temporary, MAX_WASM_LAYER);
   // A layer typed as wasm is run as wasm or not at all: never as a native program or script.
-  if (!startsWithWasmMagic(temporary)) {
+  if (!isWasmBinary(temporary, file.fileName)) {
     fs.rmSync(temporary, { force: true });
     throw new ContainerError('invalid', `the image's wasm layer /${file.fileName} (${file.layer.digest}) is not a WebAssembly binary`);
   }
@@ -139,13 +140,11 @@ function descriptorOf(value: unknown): BlobDescriptor {
   return d as BlobDescriptor;
 }
 
-function startsWithWasmMagic(file: string): boolean {
-  const head = Buffer.alloc(4);
-  const fd = fs.openSync(file, 'r');
+function isWasmBinary(file: string, name: string): boolean {
   try {
-    return fs.readSync(fd, head, 0, 4, 0) === 4 && head.equals(Buffer.from([0x00, 0x61, 0x73, 0x6d]));
-  } finally {
-    fs.closeSync(fd);
+    return classifyFile(file, name).kind !== 'native';
+  } catch {
+    return false;
   }
 }
 

@@ -35,10 +35,6 @@ export class ContainerdCallError extends Error {
   ) {
     super(`containerd ${method}: ${details || grpc.status[code] || `status ${code}`}`);
   }
-
-  get notFound(): boolean {
-    return this.code === grpc.status.NOT_FOUND;
-  }
 }
 
 export interface ContainerdClientOptions {

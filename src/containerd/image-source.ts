@@ -3,9 +3,7 @@
  * Loaded only when a container needs it, so ordinary starts never load gRPC.
  */
 import type { BlobDescriptor, ImageContentSource } from '../container/wasm-artifact.js';
-import { ContainerdClient, ContainerdCallError } from './client.js';
-
-export { ContainerdCallError } from './client.js';
+import { ContainerdClient } from './client.js';
 
 export interface ClosableImageSource extends ImageContentSource {
   close(): void;
@@ -19,7 +17,7 @@ export function containerdImageSource(address: string, namespace: string): Closa
     },
     async imageTarget(imageName: string): Promise<BlobDescriptor> {
       const target = (await client.getImage(imageName)).target;
-      if (target === undefined) throw new ContainerdCallError('Images.Get', 5, `image ${imageName} has no target`);
+      if (target === undefined) throw new Error(`containerd's image ${imageName} has no target`);
       return { mediaType: target.mediaType, digest: target.digest, size: Number(target.size), annotations: target.annotations };
     },
     readBlob: (digest, maxBytes) => client.readBlob(digest, maxBytes),

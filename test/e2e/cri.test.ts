@@ -153,6 +153,13 @@ async function waitForNoDaemon(timeoutMs = 15_000): Promise<void> {
   }
 }
 
+/** After a pod is removed: its daemon has exited, its cgroup can go, and nothing else is left. */
+async function expectPodGone(pod: PodConfig): Promise<void> {
+  await waitForNoDaemon();
+  expect(await removeCgroupTree(pod.cgroupParent)).toEqual([]);
+  expect(await findLeftovers(pc)).toEqual([]);
+}
+
 describe('CRI: the nodewasm runtime handler', () => {
   it('answers Version and reports the runtime ready; the images imported with ctr are visible to the CRI', async () => {
     const version = await cri.runtime('Version', { version: 'v1' });
@@ -254,9 +261,7 @@ describe('CRI: the nodewasm runtime handler', () => {
 
     // Removing the pod ends its daemon and leaves nothing behind.
     await removePod(pod.id);
-    await waitForNoDaemon();
-    expect(await removeCgroupTree(pod.cgroupParent)).toEqual([]);
-    expect(await findLeftovers(pc)).toEqual([]);
+    await expectPodGone(pod);
   }, 180_000);
 
   it('reports ContainerStats of a running wasm container', async () => {
@@ -272,9 +277,7 @@ describe('CRI: the nodewasm runtime handler', () => {
     } finally {
       await removePod(pod.id);
     }
-    await waitForNoDaemon();
-    expect(await removeCgroupTree(pod.cgroupParent)).toEqual([]);
-    expect(await findLeftovers(pc)).toEqual([]);
+    await expectPodGone(pod);
   }, 120_000);
 
   it('applies UpdateContainerResources to the cgroup of a running wasm container', async () => {
@@ -300,9 +303,7 @@ describe('CRI: the nodewasm runtime handler', () => {
     } finally {
       await removePod(pod.id);
     }
-    await waitForNoDaemon();
-    expect(await removeCgroupTree(pod.cgroupParent)).toEqual([]);
-    expect(await findLeftovers(pc)).toEqual([]);
+    await expectPodGone(pod);
   }, 120_000);
 
   it('reports OOMKilled for a wasm container that outgrows its memory limit', async () => {
@@ -315,9 +316,7 @@ describe('CRI: the nodewasm runtime handler', () => {
     } finally {
       await removePod(pod.id);
     }
-    await waitForNoDaemon();
-    expect(await removeCgroupTree(pod.cgroupParent)).toEqual([]);
-    expect(await findLeftovers(pc)).toEqual([]);
+    await expectPodGone(pod);
   }, 120_000);
 
   it('serves a wasi:http component on the host network, and an HTTP probe succeeds', async () => {
@@ -333,9 +332,7 @@ describe('CRI: the nodewasm runtime handler', () => {
     } finally {
       await removePod(pod.id);
     }
-    await waitForNoDaemon();
-    expect(await removeCgroupTree(pod.cgroupParent)).toEqual([]);
-    expect(await findLeftovers(pc)).toEqual([]);
+    await expectPodGone(pod);
   }, 120_000);
 
   it('gives a pod its own network through the CNI bridge: a wasi:http component answers on the pod IP, as a kubelet probe sees it', async (context) => {
@@ -379,9 +376,7 @@ describe('CRI: the nodewasm runtime handler', () => {
     } finally {
       await removePod(pod.id);
     }
-    await waitForNoDaemon();
-    expect(await removeCgroupTree(pod.cgroupParent)).toEqual([]);
-    expect(await findLeftovers(pc)).toEqual([]);
+    await expectPodGone(pod);
     // The CNI DEL gave the address back and removed the pod's veth.
     const links = await network.exec('ip', ['-o', 'link', 'show']);
     expect(links.stdout).not.toMatch(/veth/);

@@ -6,12 +6,12 @@
  *   it('runs', async () => { const r = await env.pc.ctr(['run', '--rm', ...]); ... });
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import {
+  containerdBinaryVersion,
   findLeftovers,
   startPrivateContainerd,
   type CtrResult,
@@ -61,7 +61,7 @@ export async function startTestContainerd(options: Partial<PrivateContainerdOpti
   const pc = await startPrivateContainerd({ shimDir: binDir, ...underTest, ...options });
   if (underTest.containerdBinary !== undefined) {
     // The containerd answering is the one under test, whatever wrapper started it.
-    const expected = /\s(v?\d+\.\d+\.\d+\S*)/.exec(execFileSync(underTest.containerdBinary, ['--version'], { encoding: 'utf8' }))?.[1];
+    const expected = await containerdBinaryVersion(underTest.containerdBinary);
     const server = /Server:\s+Version:\s+(\S+)/.exec((await pc.ctr(['version'])).stdout)?.[1];
     if (expected === undefined || server !== expected) {
       await pc.stop();
