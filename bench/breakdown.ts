@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { runnerCommand, timedBare } from './bare.js';
 import { NODEWASM, RUNC, inTurn, runArgs, uniqueId, type Side } from './containers.js';
 import type { BenchContext } from './figure.js';
-import { startPod, type Pod } from './starts.js';
+import { noShimRunning, startPod, type Pod } from './starts.js';
 import { median } from './stats.js';
 
 interface Mark {
@@ -116,6 +116,7 @@ async function timedWindows(ctx: BenchContext, runs: number, pods?: Map<Side['na
     for (const side of inTurn(round, NODEWASM, RUNC)) {
       const id = uniqueId(`${side.name}-${pods === undefined ? 'cold' : 'warm'}`);
       const flags = pods?.get(side.name)?.flags ?? [];
+      if (pods === undefined) await noShimRunning(ctx, side);
       const started = performance.timeOrigin + performance.now();
       const result = await ctx.pc.ctr(runArgs(side.target('hello'), id, flags), { timeoutMs: 60_000 });
       const ended = performance.timeOrigin + performance.now();

@@ -39,6 +39,13 @@ function side(name: Side['name'], runtime: string, platform: string[], image: st
   };
 }
 
+/** containerd's name for a runtime's shim binary: io.containerd.runc.v2 -> containerd-shim-runc-v2. */
+export function shimBinaryName(runtime: string): string {
+  const [, name, version] = /^io\.containerd\.([^.]+)\.(v\d+)$/.exec(runtime) ?? [];
+  if (name === undefined) throw new Error(`not a containerd runtime name: ${runtime}`);
+  return `containerd-shim-${name}-${version}`;
+}
+
 export const NODEWASM = side('nodewasm', 'io.containerd.nodewasm.v1', ['--platform', 'wasi/wasm'], WASM_IMAGE, '.wasm');
 export const RUNC = side('runc', 'io.containerd.runc.v2', [], NATIVE_IMAGE, '');
 

@@ -77,3 +77,18 @@ export async function describeTree(pids: readonly number[]): Promise<string> {
   for (const pid of pids) parts.push(`${await commandName(pid)} ${(((await statusKb(pid, 'VmHWM')) ?? 0) / 1024).toFixed(1)}`);
   return parts.join(' + ');
 }
+
+/** The pids of the live processes whose command line (arguments joined by spaces) passes `test`. */
+export async function processesWhose(test: (cmdline: string) => boolean): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${name}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      if (test(cmdline)) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}

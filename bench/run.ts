@@ -23,20 +23,21 @@ import { wasiHttp } from './http.js';
 import { buildAndImportImages } from './images.js';
 import { runLoadWorker } from './load-worker.js';
 import { describeCode, describeMachine } from './machine.js';
-import { memory } from './memory.js';
+import { GROUP_SIZE, memory } from './memory.js';
 import { writeReport } from './report.js';
-import { coldStart, parallelStarts, warmStart } from './starts.js';
+import { besideStart, coldStart, parallelStarts, warmStart } from './starts.js';
 
-const FIGURES = ['cold', 'warm', 'memory', 'parallel', 'http', 'compute', 'control', 'breakdown'] as const;
+const FIGURES = ['cold', 'warm', 'beside', 'memory', 'parallel', 'http', 'compute', 'control', 'breakdown'] as const;
 type FigureName = (typeof FIGURES)[number];
 
 const HOW_MEASURED = [
   'Code: `npm run build` output, copied with the launchers (bin/, dist/) into the run\'s temp folder at its start; the private containerd finds the shim there, so a rebuild in the checkout during the run cannot change what is measured.',
   'Images: `fixtures/wasm/{hello,fib,nbody,sleep}.wasm` (committed, built from `fixtures/src` by clang --target=wasm32-wasi -O2) in a wasi/wasm image made by `bin/nodewasm build`; the same C files compiled with `cc -static -O2` in a linux/amd64 image made by `bin/nodewasm build --platform linux/amd64`. Both are built and imported at the start of every run.',
   'Sides: nodewasm is `ctr run --runtime io.containerd.nodewasm.v1 --platform wasi/wasm` of the .wasm; the peer is `ctr run --runtime io.containerd.runc.v2` of the native program. Times are wall time from spawning ctr to its exit, measured by the bench process.',
-  'Cold start: `ctr run --rm` of hello with no shim of that runtime running; the output is checked. One unmeasured run per side first, so both sides start from a warm page cache.',
+  'Cold start: `ctr run --rm` of hello with no shim of that runtime running (before each run the bench waits until the last run\'s shim daemon is gone); the output is checked. One unmeasured run per side first, so both sides start from a warm page cache.',
   'Warm start: each side keeps one pod whose sandbox is a native `sleep` (as a pause container) run with the annotation `io.kubernetes.cri.sandbox-id=<pod>`; hello is then `ctr run --rm` with the same annotation, which both shims group by (checked before measuring: a second container of the pod reports the sandbox\'s shim socket).',
-  'Memory: peak RSS is VmHWM from /proc/<pid>/status, summed over processes, read while `sleep` runs (after it printed, plus 300 ms). The shim daemon is the pid the shim reports in its Connect answer; "shim side" is the daemon\'s process tree minus the container\'s (ours keeps nodewasm-reaper per container; runc\'s shim keeps nothing); the container\'s processes are the tree under the task pid (ours: tini + the node runner; runc: the native program). The bare runner is `node dist/runner.mjs <settings>` with the same guest, outside any container. VmHWM counts shared pages (the node binary) in every process that maps them; the anonymous rows sum RssAnon at the same moment, which leaves those out. The floor is quoted from docs/memory-floor.md.',
+  'Start beside a running container: each side keeps one standalone `sleep` container running (plain `ctr run`, no annotation) while hello is `ctr run --rm`; ours joins the daemon that serves the namespace\'s standalone containers, runc\'s shim starts one of its own for each container outside a pod.',
+  'Memory: peak RSS is VmHWM from /proc/<pid>/status, summed over processes, read while `sleep` runs (after it printed, plus 300 ms). The shim daemon is the pid the shim reports in its Connect answer; "shim side" is the daemon\'s process tree minus the container\'s (ours keeps nodewasm-reaper per container; runc\'s shim keeps nothing); the container\'s processes are the tree under the task pid (ours: tini + the node runner; runc: the native program). The bare runner is `node dist/runner.mjs <settings>` with the same guest, outside any container. VmHWM counts shared pages (the node binary) in every process that maps them; the anonymous rows sum RssAnon at the same moment, which leaves those out. The floor is quoted from docs/memory-floor.md. The rows for ' + GROUP_SIZE + ' standalone containers start that many `sleep` containers one after another with plain `ctr run` and, with all of them running, sum the same readings over every shim daemon serving them (each counted once), what the daemons keep per container, and every container\'s processes, then divide by ' + GROUP_SIZE + '.',
   'Parallel starts: 20 `ctr run --rm` hello spawned at once; tasks/s is 20 / wall time from the first spawn to the last exit; every output is checked, and a start that fails or loses its output is left out of the rate and reported in the notes.',
   'wasi:http: ours is the hello handler component (fixtures/components/http_handler.component.wasm) in a container, `ctr run --net-host` with NODEWASM_HTTP_ADDRESS=127.0.0.1:<port>; the peer is a plain Node http server on the same pinned Node answering GET / with the same body. Both answers are checked first. The load comes from a second process (autocannon: 32 keep-alive connections, each run bounded to 4 s and 1,000,000 requests) to 127.0.0.1 only, the two servers\' runs interleaved; req/s is answered requests / run time, p95 is over every answered request.',
   'Compute: two CPU-bound programs, fib(N) by recursion (fixtures/src/fib.c) and the n-body simulation (fixtures/src/nbody.c, floating-point loops). In-container figure: the whole `ctr run --rm` wall time, start included. Outside-containers figure: the runner process vs the native process. The ratio is native time / our time. The goal\'s native side is `cc -static -O2` (gcc on Debian) and the wasm is clang -O2; gcc turns the recursion into much faster code than clang does, and clang the n-body loops, so an extra row per program, without a goal, compares with the same source built natively by `clang -static -O2`.',
@@ -169,6 +170,7 @@ async function main(): Promise<void> {
     const measure: Record<Exclude<FigureName, 'breakdown'>, () => Promise<Figure[]>> = {
       cold: () => coldStart(ctx),
       warm: () => warmStart(ctx),
+      beside: () => besideStart(ctx),
       memory: () => memory(ctx),
       parallel: () => parallelStarts(ctx),
       http: () => wasiHttp(ctx),

@@ -1,6 +1,7 @@
 /** Cold, warm and parallel container starts: wall time of `ctr run --rm` of hello, each side. */
-import { BackgroundContainer, NODEWASM, RUNC, SANDBOX_ID_ANNOTATION, expectOutput, inTurn, timedRun, uniqueId, type Side } from './containers.js';
-import type { BenchContext, Figure } from './figure.js';
+import { BackgroundContainer, NODEWASM, RUNC, SANDBOX_ID_ANNOTATION, expectOutput, inTurn, shimBinaryName, timedRun, uniqueId, type Side } from './containers.js';
+import { delay, type BenchContext, type Figure } from './figure.js';
+import { processesWhose } from './procs.js';
 
 /** What hello prints first, native or wasm: the C source is the same. */
 const HELLO = 'hello from wasm\n';
@@ -12,15 +13,31 @@ async function helloRun(ctx: BenchContext, side: Side, flags: string[] = []): Pr
   return run.ms;
 }
 
+/** Waits (bounded) until no shim daemon of the side's runtime serves this containerd. */
+export async function noShimRunning(ctx: BenchContext, side: Side): Promise<void> {
+  const binary = shimBinaryName(side.runtime);
+  const deadline = performance.now() + 10_000;
+  const running = () => processesWhose((cmdline) => cmdline.startsWith(binary) && cmdline.includes(`-address ${ctx.pc.address} `));
+  while ((await running()).length > 0) {
+    if (performance.now() > deadline) throw new Error(`${side.name}: a shim daemon still runs 10 s after its last container`);
+    await delay(5);
+  }
+}
+
 /**
- * A shim started for this container alone: nothing of this runtime runs when ctr starts. One
- * unmeasured run per side first, so that both sides start from a warm page cache.
+ * A shim started for this container alone: nothing of this runtime runs when ctr starts (the
+ * last run's daemon is waited for). One unmeasured run per side first, so that both sides start
+ * from a warm page cache.
  */
 export async function coldStart(ctx: BenchContext): Promise<Figure[]> {
   const times = { nodewasm: [] as number[], runc: [] as number[] };
-  for (const side of SIDES) await helloRun(ctx, side);
+  const coldRun = async (side: Side): Promise<number> => {
+    await noShimRunning(ctx, side);
+    return helloRun(ctx, side);
+  };
+  for (const side of SIDES) await coldRun(side);
   for (let round = 0; round < ctx.runs; round++) {
-    for (const side of inTurn(round, NODEWASM, RUNC)) times[side.name].push(await helloRun(ctx, side));
+    for (const side of inTurn(round, NODEWASM, RUNC)) times[side.name].push(await coldRun(side));
   }
   ctx.progress(`cold start: ${times.nodewasm.map(Math.round).join(' ')} | runc ${times.runc.map(Math.round).join(' ')}`);
   return [
@@ -93,6 +110,38 @@ export async function warmStart(ctx: BenchContext): Promise<Figure[]> {
     ];
   } finally {
     for (const pod of pods.values()) await pod.sandbox.stop();
+  }
+}
+
+/**
+ * `ctr run --rm` of hello while another standalone container of the same runtime runs, as on a
+ * host running several: ours joins the daemon already serving the namespace's standalone
+ * containers; runc's shim groups only pods, so it starts a shim of its own.
+ */
+export async function besideStart(ctx: BenchContext): Promise<Figure[]> {
+  const running = new Map<Side['name'], BackgroundContainer>();
+  try {
+    for (const side of SIDES) {
+      running.set(side.name, await BackgroundContainer.start(ctx.pc, side.target('sleep', ['3600']), uniqueId(`${side.name}-beside`), 'sleeping'));
+      await helloRun(ctx, side);
+    }
+    const times = { nodewasm: [] as number[], runc: [] as number[] };
+    for (let round = 0; round < ctx.runs; round++) {
+      for (const side of inTurn(round, NODEWASM, RUNC)) times[side.name].push(await helloRun(ctx, side));
+    }
+    ctx.progress(`beside start: ${times.nodewasm.map(Math.round).join(' ')} | runc ${times.runc.map(Math.round).join(' ')}`);
+    return [
+      {
+        title: 'start beside a running container: `ctr run --rm` hello while another standalone container runs (ms)',
+        unit: 'ms',
+        ours: times.nodewasm,
+        peerName: 'runc, native static',
+        peer: times.runc,
+        note: "ours joins the daemon of the namespace's standalone containers; runc's shim starts one per container outside pods",
+      },
+    ];
+  } finally {
+    for (const container of running.values()) await container.stop();
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { Container } from '../container/container.js';
 import { runDaemon } from './daemon.js';
-import { bundleLogger } from './log.js';
+import { BundleLogs, logsLogger } from './log.js';
 import type { ShimInvocation } from './flags.js';
 import type { ClaimedSocket } from './start.js';
 import type { RuntimeFactory, TaskRuntime } from './runtime.js';
@@ -13,7 +13,7 @@ import type { RuntimeFactory, TaskRuntime } from './runtime.js';
  * Containers run by runc, as the container layer does it: the one place the two layers meet.
  * `containerdAddress` is containerd's gRPC socket, where images' wasm layers are read from.
  */
-export function containerRuntimes(containerdAddress: string): RuntimeFactory {
+export function containerRuntimes(containerdAddress: string, logs?: BundleLogs): RuntimeFactory {
   return {
     async create(request, hooks): Promise<TaskRuntime> {
       const container = await Container.create({
@@ -25,11 +25,15 @@ export function containerRuntimes(containerdAddress: string): RuntimeFactory {
         onOomKill: hooks.onOomKill,
         ...(containerdAddress !== '' ? { containerdAddress } : {}),
       });
+      logs?.add(request.bundle);
       return {
         start: () => container.start(),
         kill: (signal, all) => container.kill(signal, all),
         closeStdin: () => container.closeStdin(),
-        destroy: () => container.destroy(),
+        destroy: async () => {
+          await container.destroy();
+          logs?.remove(request.bundle);
+        },
         pause: () => container.pause(),
         resume: () => container.resume(),
         stats: () => container.stats(),
@@ -46,6 +50,12 @@ export function containerRuntimes(containerdAddress: string): RuntimeFactory {
 }
 
 export async function runContainerDaemon(inv: ShimInvocation, version: string, claimed: ClaimedSocket): Promise<void> {
-  const log = bundleLogger(process.cwd(), { ns: inv.namespace }, inv.debug);
-  await runDaemon({ invocation: inv, runtimes: containerRuntimes(inv.address), log, version, claimed });
+  // Started in the first task's bundle, which containerd removes while others of the group may
+  // still run: nothing may depend on the working directory afterwards.
+  const bundle = process.cwd();
+  process.chdir('/');
+  const logs = new BundleLogs();
+  logs.add(bundle);
+  const log = logsLogger(logs, { ns: inv.namespace }, inv.debug);
+  await runDaemon({ invocation: inv, runtimes: containerRuntimes(inv.address, logs), log, version, claimed, bundle });
 }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { EventPublisher } from './event-publisher.js';
+import { GroupMembership, registerGroupService } from './group-membership.js';
+import { releaseSocket } from './group.js';
 import { withoutUnixScheme } from './socket-address.js';
 import type { ClaimedSocket } from './start.js';
 import { TaskManager } from './task-manager.js';
@@ -17,22 +19,31 @@ export interface DaemonOptions {
   runtimes: RuntimeFactory;
   log: Logger;
   version: string;
-  /** The pod's socket, already bound, with the connections accepted meanwhile. */
+  /** The group's socket, already bound, with the connections accepted meanwhile. */
   claimed: ClaimedSocket;
+  /** The bundle of the task this daemon was started for. */
+  bundle: string;
 }
 
 /**
- * The shim daemon: one per pod (or per task outside Kubernetes). It serves containerd's Task API
- * on a unix socket, forwards task events, and exits once Shutdown finds no task left.
+ * The shim daemon: one per group of tasks (a pod; the standalone containers of a namespace; see
+ * group.ts). It serves containerd's Task API on a unix socket, forwards task events, and exits
+ * once Shutdown finds no task left and none promised by a `start` that joined it.
  */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
-  const { invocation: inv, log } = options;
-  const bundle = process.cwd();
+  const { invocation: inv, log, bundle } = options;
   const { socketPath, listener } = options.claimed;
   const ttrpcAddress = process.env.TTRPC_ADDRESS ? withoutUnixScheme(process.env.TTRPC_ADDRESS) : `${inv.address}.ttrpc`;
 
   const events = new EventPublisher(ttrpcAddress, inv.namespace, log);
-  const tasks = new TaskManager(options.runtimes, events, log);
+  const membership = new GroupMembership(() => exitIfEmpty('a joined task never arrived'));
+  const runtimes: RuntimeFactory = {
+    create(request, hooks) {
+      membership.arrived(request.id);
+      return options.runtimes.create(request, hooks);
+    },
+  };
+  const tasks = new TaskManager(runtimes, events, log);
   const ttrpc = new TtrpcServer({
     onError: (err, info) => log.error({ err: (err as Error)?.message, ...info }, 'request failed'),
   });
@@ -41,28 +52,31 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const exit = async (reason: string, code = 0): Promise<void> => {
     if (exiting) return;
     exiting = true;
+    membership.close();
     log.info({ reason }, 'shim daemon exiting');
-    fs.rmSync(socketPath, { force: true });
-    listener.close();
+    await releaseSocket(socketPath, listener, (err) => log.warn({ err: err.message }, 'socket removed without its lock'));
     await events.flushed();
     await ttrpc.close();
     events.close();
     process.exit(code);
   };
 
+  function exitIfEmpty(reason: string): void {
+    if (membership.closeIfEmpty(tasks.taskCount)) void exit(reason);
+  }
+
   registerTaskService(ttrpc, tasks, {
     namespace: inv.namespace,
     version: options.version,
-    // Answer Shutdown first, then go.
-    onLastTaskGone: () => setImmediate(() => void exit('shutdown with no task left')),
+    // Answer Shutdown first, then go, unless a task was promised meanwhile.
+    onLastTaskGone: () => setImmediate(() => exitIfEmpty('shutdown with no task left')),
   });
+  registerGroupService(ttrpc, membership, (id) => log.info({ id }, 'exiting: a new daemon will serve this task'));
   ttrpc.attach(listener);
   options.claimed.stopHolding();
   for (const socket of options.claimed.early) ttrpc.handleConnection(socket);
 
-  const idle = setTimeout(() => {
-    if (tasks.taskCount === 0) void exit('nobody connected');
-  }, IDLE_EXIT_MS);
+  const idle = setTimeout(() => exitIfEmpty('nobody connected'), IDLE_EXIT_MS);
   if (options.claimed.early.length > 0) clearTimeout(idle);
   listener.once('connection', () => clearTimeout(idle));
 
@@ -74,3 +88,4 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
 
   log.info({ socket: socketPath, bundle }, 'shim daemon listening');
 }
+

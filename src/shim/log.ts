@@ -10,27 +10,65 @@ export type { Logger } from 'pino';
  * not fit (containerd stalled or restarting) is dropped rather than waited for.
  */
 export function bundleLogger(bundle: string, bindings: Record<string, string>, debug: boolean): Logger {
-  const destination = fifoDestination(path.join(bundle, 'log'));
-  return pino({ level: debug ? 'debug' : 'info', base: { pid: process.pid, ...bindings } }, destination);
+  const logs = new BundleLogs();
+  logs.add(bundle);
+  return logsLogger(logs, bindings, debug);
 }
 
-function fifoDestination(file: string): { write(line: string): void } {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK | fs.constants.O_APPEND);
-  } catch {
-    fd = undefined;
+export function logsLogger(logs: BundleLogs, bindings: Record<string, string>, debug: boolean): Logger {
+  return pino({ level: debug ? 'debug' : 'info', base: { pid: process.pid, ...bindings } }, logs);
+}
+
+/**
+ * The `log` FIFOs of the bundles a daemon serves. containerd reads each one while its task
+ * exists; a daemon outlives the task it was started for when others of its group remain, so each
+ * line goes to the oldest bundle whose FIFO still has a reader.
+ */
+export class BundleLogs {
+  private readonly fifos = new Map<string, number | undefined>();
+  /** A removed bundle whose FIFO stays open while it is the only one: the daemon's last words. */
+  private retired: string | undefined;
+
+  add(bundle: string): void {
+    if (this.fifos.has(bundle)) return;
+    if (this.retired !== undefined) {
+      const retired = this.retired;
+      this.retired = undefined;
+      this.remove(retired);
+    }
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(path.join(bundle, 'log'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK | fs.constants.O_APPEND);
+    } catch {
+      // ENXIO (nobody reads it) or ENOENT (no FIFO: run by hand): lines go elsewhere
+      fd = undefined;
+    }
+    this.fifos.set(bundle, fd);
   }
-  return {
-    write(line: string): void {
-      if (fd === undefined) return;
+
+  remove(bundle: string): void {
+    if (this.fifos.size === 1 && this.fifos.has(bundle)) {
+      this.retired = bundle;
+      return;
+    }
+    const fd = this.fifos.get(bundle);
+    this.fifos.delete(bundle);
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+
+  write(line: string): void {
+    for (const fd of this.fifos.values()) {
+      if (fd === undefined) continue;
       try {
         fs.writeSync(fd, line);
-      } catch {
-        // EAGAIN (full) or EPIPE (containerd restarting): a lost log line must never stop a task.
+        return;
+      } catch (err) {
+        // EAGAIN: containerd is behind; a lost log line must never stop a task. EPIPE: that
+        // FIFO's reader is gone (its task was deleted, or containerd is restarting): try the next.
+        if ((err as NodeJS.ErrnoException).code !== 'EPIPE') return;
       }
-    },
-  };
+    }
+  }
 }
 
 export function silentLogger(): Logger {

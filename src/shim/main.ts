@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
       const { startOrJoin } = await import('./start.js');
       const claimed = await startOrJoin(inv, replyFd);
       if (claimed === 'joined') return;
-      // From here on this process is the pod's daemon, and `ps` shows it as one.
+      // From here on this process is the group's daemon, and `ps` shows it as one.
       setProcessTitle(daemonArgs(inv));
       const { runContainerDaemon } = await import('./container-daemon.js');
       await runContainerDaemon(inv, VERSION, claimed);
@@ -63,10 +63,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'daemon': {
-      // Run by hand, without an action: bind the pod's socket here and serve.
+      // Run by hand, without an action: bind the group's socket here and serve.
       const [{ claimSocket }, { daemonSocketPath }] = await Promise.all([import('./start.js'), import('./group.js')]);
-      const claimed = await claimSocket(daemonSocketPath(inv, process.cwd()));
-      if (claimed === 'joined') throw new Error('a live daemon already serves this pod');
+      const claimed = await claimSocket(daemonSocketPath(inv, process.cwd()), inv.id);
+      if (claimed === 'joined') throw new Error('a live daemon already serves this group');
       const { runContainerDaemon } = await import('./container-daemon.js');
       await runContainerDaemon(inv, VERSION, claimed);
       return;

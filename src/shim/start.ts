@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import type { ShimInvocation } from './flags.js';
-import { daemonSocketPath, probeSocket } from './group.js';
+import { daemonSocketPath, joinDaemon, probeSocket } from './group.js';
 import { withSocketLock } from './socket-lock.js';
 import { withUnixScheme } from './socket-address.js';
 
-/** A socket this process bound to serve as the pod's daemon, with connections already accepted. */
+/** A socket this process bound to serve as its group's daemon, with connections already accepted. */
 export interface ClaimedSocket {
   socketPath: string;
   listener: net.Server;
@@ -17,15 +17,15 @@ export interface ClaimedSocket {
 
 /**
  * `start`, as the launcher runs it: detached, with a reply fd instead of containerd's pipes. It
- * joins the pod's daemon when one answers; otherwise it binds the pod's socket and goes on to be
- * that daemon itself. Either way the address goes back at once, so containerd never waits for a
+ * joins its group's daemon when one answers and accepts the task; otherwise it binds the group's
+ * socket and goes on to be that daemon itself. Either way the address goes back at once, so containerd never waits for a
  * second Node process to boot. The launcher prints it, as containerd expects.
  */
 export async function startOrJoin(inv: ShimInvocation, replyFd: number): Promise<ClaimedSocket | 'joined'> {
   try {
     const bundle = inv.bundle ?? process.cwd();
     const socketPath = daemonSocketPath(inv, bundle);
-    const claimed = await claimSocket(socketPath);
+    const claimed = await claimSocket(socketPath, inv.id);
     const address = withUnixScheme(socketPath);
     writeAtomically(path.join(bundle, 'address'), address);
     reply(replyFd, address);
@@ -45,38 +45,50 @@ function reply(fd: number, text: string): void {
   }
 }
 
+/** How long a `start` waits for an exiting daemon to let go of the group's socket. */
+const EXITING_DAEMON_WAIT_MS = 10_000;
+
 /**
- * Binds the pod's socket for a daemon, or reports that a live daemon already has it. Under the
- * socket's lock: a stale socket is replaced only by one claimer, and never removed by a
- * concurrent `delete` after the new one is bound.
+ * Binds the group's socket for a daemon, or reports that the live daemon there took task `id`.
+ * Under the socket's lock: a stale socket is replaced only by one claimer, and never removed by a
+ * concurrent `delete` after the new one is bound. A live daemon's socket is never replaced: one
+ * that refuses the task is exiting, and this waits, outside the lock, until it has let go.
  */
-export async function claimSocket(socketPath: string): Promise<ClaimedSocket | 'joined'> {
+export async function claimSocket(socketPath: string, id: string): Promise<ClaimedSocket | 'joined'> {
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
-  return withSocketLock(socketPath, async () => {
-    const state = await probeSocket(socketPath);
-    if (state === 'live') return 'joined';
-    // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
-    if (state === 'stale') fs.rmSync(socketPath, { force: true });
-    const listener = net.createServer();
-    const early: net.Socket[] = [];
-    const hold = (socket: net.Socket) => early.push(socket);
-    listener.on('connection', hold);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        listener.once('error', reject);
-        listener.listen(socketPath, () => {
-          listener.off('error', reject);
-          resolve();
-        });
+  const deadline = Date.now() + EXITING_DAEMON_WAIT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    const claimed = await withSocketLock(socketPath, () => claimUnderLock(socketPath, id));
+    if (claimed !== 'refused') return claimed;
+    if (Date.now() > deadline) throw new Error(`the shim daemon on ${socketPath} is exiting and has not let go of its socket in ${EXITING_DAEMON_WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+async function claimUnderLock(socketPath: string, id: string): Promise<ClaimedSocket | 'joined' | 'refused'> {
+  const state = await probeSocket(socketPath);
+  if (state === 'live') return joinDaemon(socketPath, id);
+  // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
+  if (state === 'stale') fs.rmSync(socketPath, { force: true });
+  const listener = net.createServer();
+  const early: net.Socket[] = [];
+  const hold = (socket: net.Socket) => early.push(socket);
+  listener.on('connection', hold);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(socketPath, () => {
+        listener.off('error', reject);
+        resolve();
       });
-    } catch (err) {
-      // A daemon that bound it without the lock (an older version): join it when it answers.
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await probeSocket(socketPath)) === 'live') return 'joined';
-      throw err;
-    }
-    fs.chmodSync(socketPath, 0o600);
-    return { socketPath, listener, early, stopHolding: () => listener.off('connection', hold) };
-  });
+    });
+  } catch (err) {
+    // A daemon that bound it without the lock (an older version): join it when it answers.
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await probeSocket(socketPath)) === 'live') return joinDaemon(socketPath, id);
+    throw err;
+  }
+  fs.chmodSync(socketPath, 0o600);
+  return { socketPath, listener, early, stopHolding: () => listener.off('connection', hold) };
 }
 
 function writeAtomically(file: string, text: string): void {

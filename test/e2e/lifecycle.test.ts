@@ -8,9 +8,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
 import { startTestContainerd, tinyElfX64 } from '../harness/containerd.js';
-import { fixture, taskRow, uniqueId, waitFor } from './support.js';
+import { fixture, shimSocketOf, taskRow, uniqueId, waitFor } from './support.js';
 import { TtrpcClient } from '../../src/ttrpc/client.js';
-import { shimSocketPath } from '../../src/shim/socket-address.js';
 import { TASK_SERVICE, UpdateTaskRequest } from '../../proto/task.js';
 import { Empty } from '../../proto/google.js';
 import { cgroupOfPid } from '../../src/container/cgroup.js';
@@ -226,7 +225,7 @@ describe('metrics, processes and resources', () => {
     const id = uniqueId('update');
     const pid = await runDetached(id, ['/spin.wasm'], ['--memory-limit', String(256 << 20)]);
     // ctr 1.6 has no "task update": call the shim's Task API over its socket, as containerd does.
-    const client = await TtrpcClient.connect(shimSocketPath(pc.address, 'default', id));
+    const client = await TtrpcClient.connect(shimSocketOf(pc, id));
     try {
       const resources = { memory: { limit: 200 << 20 }, cpu: { quota: 50_000, period: 100_000 }, pids: { limit: 64 } };
       const typeUrl = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';

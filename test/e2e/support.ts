@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { PrivateContainerd } from '../../src/cli/private-containerd.js';
 
@@ -49,4 +50,10 @@ export function isGone(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** The socket of the shim daemon serving task `id`, from the address its bundle records. */
+export function shimSocketOf(pc: PrivateContainerd, id: string, namespace = 'default'): string {
+  const address = fs.readFileSync(path.join(pc.state, 'io.containerd.runtime.v2.task', namespace, id, 'address'), 'utf8');
+  return address.replace(/^unix:\/\//, '');
 }
