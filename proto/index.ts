@@ -5,4 +5,3 @@ export * from './ttrpc.js';
 export * from './task.js';
 export * from './events.js';
 // shim.ts only re-exports task's DeleteResponse, which is already exported above.
-export * from './group.js';

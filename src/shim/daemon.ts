@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { EventPublisher } from './event-publisher.js';
-import { GroupMembership, registerGroupService } from './group-membership.js';
-import { releaseSocket } from './group.js';
+import { closeSocket, releaseSocket } from './group.js';
+import { clearJoinMarker, JOIN_MARKER_TTL_MS, pendingJoins } from './join-markers.js';
+import { withSocketLock } from './socket-lock.js';
 import { withoutUnixScheme } from './socket-address.js';
 import type { ClaimedSocket } from './start.js';
 import { TaskManager } from './task-manager.js';
@@ -36,10 +37,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const ttrpcAddress = process.env.TTRPC_ADDRESS ? withoutUnixScheme(process.env.TTRPC_ADDRESS) : `${inv.address}.ttrpc`;
 
   const events = new EventPublisher(ttrpcAddress, inv.namespace, log);
-  const membership = new GroupMembership(() => exitIfEmpty('a joined task never arrived'));
   const runtimes: RuntimeFactory = {
     create(request, hooks) {
-      membership.arrived(request.id);
+      // From here on the task manager counts the task: the promise of its `start` is kept.
+      clearJoinMarker(socketPath, request.id);
       return options.runtimes.create(request, hooks);
     },
   };
@@ -49,34 +50,68 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
 
   let exiting = false;
+  let socketClosed = false;
+  let recheck: NodeJS.Timeout | undefined;
   const exit = async (reason: string, code = 0): Promise<void> => {
     if (exiting) return;
     exiting = true;
-    membership.close();
+    clearTimeout(recheck);
     log.info({ reason }, 'shim daemon exiting');
-    await releaseSocket(socketPath, listener, (err) => log.warn({ err: err.message }, 'socket removed without its lock'));
+    if (!socketClosed) {
+      socketClosed = true;
+      await releaseSocket(socketPath, listener, (err) => log.warn({ err: err.message }, 'socket removed without its lock'));
+    }
     await events.flushed();
     await ttrpc.close();
     events.close();
     process.exit(code);
   };
 
-  function exitIfEmpty(reason: string): void {
-    if (membership.closeIfEmpty(tasks.taskCount)) void exit(reason);
+  const exitLater = (ms: number, reason: string): void => {
+    clearTimeout(recheck);
+    recheck = setTimeout(() => void exitIfEmpty(reason), ms);
+  };
+
+  /**
+   * Exits when no task is left and no `start` has promised one: decided under the socket's lock,
+   * where every `start` that joins writes its promise (join-markers.ts).
+   */
+  async function exitIfEmpty(reason: string): Promise<void> {
+    const empty = () => !exiting && !socketClosed && tasks.taskCount === 0;
+    if (!empty()) return;
+    let closed: boolean;
+    try {
+      closed = await withSocketLock(socketPath, async () => {
+        if (!empty()) return false;
+        const promised = pendingJoins(socketPath);
+        if (promised.length > 0) {
+          log.info({ ids: promised }, 'staying for tasks a start promised');
+          exitLater(JOIN_MARKER_TTL_MS + 100, 'a promised task never arrived');
+          return false;
+        }
+        socketClosed = true;
+        closeSocket(socketPath, listener);
+        return true;
+      });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot take the socket lock to exit; trying again in a second');
+      exitLater(1_000, reason);
+      return;
+    }
+    if (closed) await exit(reason);
   }
 
   registerTaskService(ttrpc, tasks, {
     namespace: inv.namespace,
     version: options.version,
     // Answer Shutdown first, then go, unless a task was promised meanwhile.
-    onLastTaskGone: () => setImmediate(() => exitIfEmpty('shutdown with no task left')),
+    onLastTaskGone: () => setImmediate(() => void exitIfEmpty('shutdown with no task left')),
   });
-  registerGroupService(ttrpc, membership, (id) => log.info({ id }, 'exiting: a new daemon will serve this task'));
   ttrpc.attach(listener);
   options.claimed.stopHolding();
   for (const socket of options.claimed.early) ttrpc.handleConnection(socket);
 
-  const idle = setTimeout(() => exitIfEmpty('nobody connected'), IDLE_EXIT_MS);
+  const idle = setTimeout(() => void exitIfEmpty('nobody connected'), IDLE_EXIT_MS);
   if (options.claimed.early.length > 0) clearTimeout(idle);
   listener.once('connection', () => clearTimeout(idle));
 

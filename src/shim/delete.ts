@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { DeleteResponse } from '../../proto/task.js';
 import { timestampNow } from '../../proto/google.js';
 import { daemonSocketPath, removeStaleSocket } from './group.js';
+import { clearJoinMarker } from './join-markers.js';
 import type { ShimInvocation } from './flags.js';
 import type { Logger } from './log.js';
 
@@ -18,7 +19,10 @@ export type BundleCleanup = (bundle: string, namespace: string, id: string) => P
 export async function runDelete(inv: ShimInvocation, cleanup: BundleCleanup, log: Logger): Promise<void> {
   const bundle = inv.bundle ?? process.cwd();
   const { pid } = await cleanup(bundle, inv.namespace, inv.id);
-  await removeStaleSocket(daemonSocketPath(inv, bundle));
+  const socketPath = daemonSocketPath(inv, bundle);
+  // A task whose Create never reached the daemon leaves its `start`'s promise behind.
+  clearJoinMarker(socketPath, inv.id);
+  await removeStaleSocket(socketPath);
   log.info({ id: inv.id, pid }, 'delete: cleaned up');
   const response = DeleteResponse.encode({ pid, exitStatus: LOST_TASK_STATUS, exitedAt: timestampNow() });
   fs.writeSync(1, response);

@@ -1,9 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
-import { GROUP_SERVICE, JoinRequest, JoinResponse } from '../../proto/group.js';
-import { TtrpcClient } from '../ttrpc/client.js';
-import { Code, TtrpcError } from '../ttrpc/status.js';
 import { shimSocketPath } from './socket-address.js';
 import { withSocketLock } from './socket-lock.js';
 import type { ShimInvocation } from './flags.js';
@@ -53,33 +50,6 @@ export function probeSocket(socketPath: string): Promise<'live' | 'stale' | 'abs
   });
 }
 
-const JOIN_TIMEOUT_MS = 10_000;
-
-/**
- * Asks the live daemon on the socket to take task `id`: 'joined' when it promised to wait for the
- * task's Create, 'refused' when it is exiting (or went away meanwhile). A daemon that accepts
- * connections but does not answer is an error: replacing its socket would cut its tasks off.
- */
-export async function joinDaemon(socketPath: string, id: string): Promise<'joined' | 'refused'> {
-  let client: TtrpcClient;
-  try {
-    client = await TtrpcClient.connect(socketPath, { connectTimeoutMs: JOIN_TIMEOUT_MS });
-  } catch {
-    return 'refused';
-  }
-  try {
-    const answer = await client.callTyped(GROUP_SERVICE, 'Join', JoinRequest, { id }, JoinResponse, { timeoutMs: JOIN_TIMEOUT_MS });
-    return answer.accepted ? 'joined' : 'refused';
-  } catch (err) {
-    // A daemon of an older version has no Group service: it serves any task it is given.
-    if (err instanceof TtrpcError && err.code === Code.UNIMPLEMENTED) return 'joined';
-    if ((await probeSocket(socketPath)) !== 'live') return 'refused';
-    throw new Error(`the shim daemon on ${socketPath} did not answer: ${(err as Error).message}`);
-  } finally {
-    client.close();
-  }
-}
-
 /**
  * Removes a dead daemon's socket file, under the lock that `start` replaces it under: the group's
  * next daemon may be binding the same path at this moment.
@@ -92,19 +62,22 @@ export async function removeStaleSocket(socketPath: string): Promise<void> {
 }
 
 /**
- * Stops listening on the daemon's socket, which also unlinks the file (libuv does so by name),
- * under the lock `start` claims sockets under: a `start` that the exiting daemon refused waits
- * for the file to go before it binds a new one, so the unlink can never hit a successor's socket.
+ * Stops listening on the daemon's socket, which also unlinks the file (libuv does so by name).
+ * Only under the lock `start` claims sockets under (see releaseSocket): no `start` can join the
+ * daemon from then on, and the unlink can never hit a successor's socket, bound only once this
+ * one is gone.
  */
+export function closeSocket(socketPath: string, listener: net.Server): void {
+  listener.close();
+  fs.rmSync(socketPath, { force: true });
+}
+
+/** closeSocket under the socket's lock; without it if the lock cannot be had. */
 export async function releaseSocket(socketPath: string, listener: net.Server, onLockError: (err: Error) => void): Promise<void> {
-  const release = async (): Promise<void> => {
-    listener.close();
-    fs.rmSync(socketPath, { force: true });
-  };
   try {
-    await withSocketLock(socketPath, release);
+    await withSocketLock(socketPath, async () => closeSocket(socketPath, listener));
   } catch (err) {
     onLockError(err as Error);
-    await release();
+    closeSocket(socketPath, listener);
   }
 }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import type { ShimInvocation } from './flags.js';
-import { daemonSocketPath, joinDaemon, probeSocket } from './group.js';
+import { daemonSocketPath, probeSocket } from './group.js';
+import { markJoined } from './join-markers.js';
 import { withSocketLock } from './socket-lock.js';
 import { withUnixScheme } from './socket-address.js';
 
@@ -45,50 +46,44 @@ function reply(fd: number, text: string): void {
   }
 }
 
-/** How long a `start` waits for an exiting daemon to let go of the group's socket. */
-const EXITING_DAEMON_WAIT_MS = 10_000;
-
 /**
- * Binds the group's socket for a daemon, or reports that the live daemon there took task `id`.
- * Under the socket's lock: a stale socket is replaced only by one claimer, and never removed by a
- * concurrent `delete` after the new one is bound. A live daemon's socket is never replaced: one
- * that refuses the task is exiting, and this waits, outside the lock, until it has let go.
+ * Binds the group's socket for a daemon, or promises task `id` to the live daemon there (see
+ * join-markers.ts). Under the socket's lock: a stale socket is replaced only by one claimer, and
+ * never removed by a concurrent `delete` after the new one is bound; a daemon closes its socket
+ * only under it too, so a daemon seen live here has not begun to exit.
  */
 export async function claimSocket(socketPath: string, id: string): Promise<ClaimedSocket | 'joined'> {
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
-  const deadline = Date.now() + EXITING_DAEMON_WAIT_MS;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-    const claimed = await withSocketLock(socketPath, () => claimUnderLock(socketPath, id));
-    if (claimed !== 'refused') return claimed;
-    if (Date.now() > deadline) throw new Error(`the shim daemon on ${socketPath} is exiting and has not let go of its socket in ${EXITING_DAEMON_WAIT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
+  return withSocketLock(socketPath, async () => {
+    const state = await probeSocket(socketPath);
+    if (state === 'live') return join(socketPath, id);
+    // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
+    if (state === 'stale') fs.rmSync(socketPath, { force: true });
+    const listener = net.createServer();
+    const early: net.Socket[] = [];
+    const hold = (socket: net.Socket) => early.push(socket);
+    listener.on('connection', hold);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(socketPath, () => {
+          listener.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      // A daemon that bound it without the lock (an older version): join it when it answers.
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await probeSocket(socketPath)) === 'live') return join(socketPath, id);
+      throw err;
+    }
+    fs.chmodSync(socketPath, 0o600);
+    return { socketPath, listener, early, stopHolding: () => listener.off('connection', hold) };
+  });
 }
 
-async function claimUnderLock(socketPath: string, id: string): Promise<ClaimedSocket | 'joined' | 'refused'> {
-  const state = await probeSocket(socketPath);
-  if (state === 'live') return joinDaemon(socketPath, id);
-  // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
-  if (state === 'stale') fs.rmSync(socketPath, { force: true });
-  const listener = net.createServer();
-  const early: net.Socket[] = [];
-  const hold = (socket: net.Socket) => early.push(socket);
-  listener.on('connection', hold);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(socketPath, () => {
-        listener.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    // A daemon that bound it without the lock (an older version): join it when it answers.
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && (await probeSocket(socketPath)) === 'live') return joinDaemon(socketPath, id);
-    throw err;
-  }
-  fs.chmodSync(socketPath, 0o600);
-  return { socketPath, listener, early, stopHolding: () => listener.off('connection', hold) };
+function join(socketPath: string, id: string): 'joined' {
+  markJoined(socketPath, id);
+  return 'joined';
 }
 
 function writeAtomically(file: string, text: string): void {

@@ -249,9 +249,37 @@ describe('standalone containers of a namespace', () => {
     expect(await findLeftovers(pc)).toEqual([]);
   });
 
+  it('keeps its daemon, when its last task goes, for a task a start has promised it, until that task has come and gone', async () => {
+    const first = uniqueId('solo-first');
+    const promised = uniqueId('solo-promised');
+    const r = await pc.ctr(['run', '-d', ...RUNTIME, '--rootfs', rootfs, first, '/spin.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, first))?.status === 'RUNNING');
+    const [daemon] = daemonsStartedFor(first);
+    // What a `start` that joined leaves under the socket's lock, before containerd's Create.
+    const marker = `${shimSocketOf(pc, first)}.join.${promised}`;
+    fs.writeFileSync(marker, '');
+    try {
+      await removeTask(first, 'SIGKILL');
+      // Its last task is gone (containerd sent Shutdown), yet it stays for the promised one.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(isGone(daemon!.pid)).toBe(false);
+      const run = await ctrRunRootfs([promised, '/hello.wasm', 'kept']);
+      expect(run.stdout).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=kept\n');
+      expect(fs.readFileSync(pc.logPath, 'utf8')).toMatch(new RegExp(`"pid":${daemon!.pid},[^\\n]*"id":"${promised}"[^\\n]*"msg":"process started"`));
+      expect(fs.existsSync(marker)).toBe(false);
+    } finally {
+      // Whatever failed above, the daemon must not wait a minute for this test's promise.
+      fs.rmSync(marker, { force: true });
+    }
+    await waitFor(() => isGone(daemon!.pid));
+    expect(await findLeftovers(pc)).toEqual([]);
+  });
+
   it('start and end back to back in two loops, their daemon coming and going: no run fails, nothing stays', async () => {
-    // Each run's start may find the daemon that the other loop's last run is just shutting
-    // (measured: about one daemon per two runs); one that refuses the task is waited for.
+    // Each run's start may find the daemon that the other loop's last run is just shutting down
+    // (measured: about one daemon per two runs): the start either joins it before it decides to
+    // exit, and the daemon stays for the task, or finds its socket gone and starts a new one.
     const loop = async (name: string) => {
       for (let i = 0; i < 8; i++) {
         const r = await ctrRunRootfs([uniqueId(`${name}${i}`), '/hello.wasm', name]);
