@@ -14,6 +14,11 @@ import type { RuntimeFactory } from './runtime.js';
 
 /** A daemon nobody connects to (its start failed half-way) goes away instead of lingering. */
 const IDLE_EXIT_MS = 30_000;
+/**
+ * How long an exiting daemon, with no task left, keeps offering its last events to a containerd
+ * that does not take them (stopped or restarting): the tasks they are about are gone already.
+ */
+const EXIT_FLUSH_LIMIT_MS = 5_000;
 
 export interface DaemonOptions {
   invocation: ShimInvocation;
@@ -61,7 +66,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       socketClosed = true;
       await releaseSocket(socketPath, listener, (err) => log.warn({ err: err.message }, 'socket removed without its lock'));
     }
-    await events.flushed();
+    if (!(await events.flushed(EXIT_FLUSH_LIMIT_MS))) log.warn({ events: events.pending }, 'exiting with events containerd did not take');
     await ttrpc.close();
     events.close();
     process.exit(code);

@@ -24,6 +24,7 @@ export class EventPublisher implements TaskEventSink {
   private readonly queue: Pending[] = [];
   private client: TtrpcClient | undefined;
   private draining = false;
+  private closed = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -38,13 +39,29 @@ export class EventPublisher implements TaskEventSink {
     void this.drain();
   }
 
-  /** Resolves once every published event has been forwarded or given up on. */
-  flushed(): Promise<void> {
-    if (this.queue.length === 0 && !this.draining) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /**
+   * Resolves once every published event has been forwarded or given up on (true), or after
+   * `limitMs` with events still queued (false).
+   */
+  flushed(limitMs = Infinity): Promise<boolean> {
+    if (this.queue.length === 0 && !this.draining) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(limitMs) ? setTimeout(() => resolve(false), limitMs) : undefined;
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
+  /** Events not yet taken by containerd. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Stops forwarding: what is still queued is dropped. */
   close(): void {
+    this.closed = true;
     this.client?.close();
     this.client = undefined;
   }
@@ -53,7 +70,7 @@ export class EventPublisher implements TaskEventSink {
     if (this.draining) return;
     this.draining = true;
     try {
-      for (let next = this.queue[0]; next !== undefined; next = this.queue[0]) {
+      for (let next = this.queue[0]; next !== undefined && !this.closed; next = this.queue[0]) {
         try {
           await this.forward(next.payload);
           this.queue.shift();

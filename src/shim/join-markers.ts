@@ -25,6 +25,11 @@ export function clearJoinMarker(socketPath: string, id: string): void {
   fs.rmSync(joinMarkerPath(socketPath, id), { force: true });
 }
 
+/** A new daemon is binding the socket: promises made to a dead one will never be kept by anyone. */
+export function clearAllJoinMarkers(socketPath: string): void {
+  for (const id of pendingJoins(socketPath)) clearJoinMarker(socketPath, id);
+}
+
 /**
  * The tasks still promised to the daemon on `socketPath`. A marker older than the TTL is a
  * promise containerd did not keep (its Create never came): it is removed and not counted.

@@ -3,7 +3,7 @@ import path from 'node:path';
 import net from 'node:net';
 import type { ShimInvocation } from './flags.js';
 import { daemonSocketPath, probeSocket } from './group.js';
-import { markJoined } from './join-markers.js';
+import { clearAllJoinMarkers, markJoined } from './join-markers.js';
 import { withSocketLock } from './socket-lock.js';
 import { withUnixScheme } from './socket-address.js';
 
@@ -57,8 +57,10 @@ export async function claimSocket(socketPath: string, id: string): Promise<Claim
   return withSocketLock(socketPath, async () => {
     const state = await probeSocket(socketPath);
     if (state === 'live') return join(socketPath, id);
-    // A daemon killed with SIGKILL leaves its socket file behind; nobody listens on it.
+    // A daemon killed with SIGKILL leaves its socket file behind, nobody listening on it, and
+    // maybe promises of starts that joined it just before it died.
     if (state === 'stale') fs.rmSync(socketPath, { force: true });
+    clearAllJoinMarkers(socketPath);
     const listener = net.createServer();
     const early: net.Socket[] = [];
     const hold = (socket: net.Socket) => early.push(socket);

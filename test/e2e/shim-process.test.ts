@@ -340,9 +340,12 @@ describe('a pod whose daemon was killed', () => {
     expect(daemon).toBeDefined();
     process.kill(daemon!.pid, 'SIGKILL');
     await waitFor(async () => (await taskRow(pc, first))?.status !== 'RUNNING');
+    // Dead, not dying: until the kernel has closed its listening socket, a start would still
+    // find it listening (see README, "Shim daemons").
+    await waitFor(() => isGone(daemon!.pid));
     // The socket file may still be there; nobody listens on it.
     const again = await pc.ctr(['run', '--rm', ...RUNTIME, '--annotation', `io.kubernetes.cri.sandbox-id=${pod}`, '--rootfs', rootfs, `${pod}-b`, '/native_exit']);
-    expect(again.stdout).toBe('native says hello\n');
+    expect(again.stdout, `code ${again.code}: ${again.stderr}`).toBe('native says hello\n');
     expect(again.code).toBe(4);
     await pc.ctr(['task', 'rm', first]);
     await pc.ctr(['containers', 'rm', first]);

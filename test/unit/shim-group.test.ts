@@ -76,6 +76,16 @@ describe("claiming a group's socket", () => {
     expect(fs.existsSync(socketPath)).toBe(false);
   });
 
+  it('drops the promises made to a dead daemon when a new one binds the socket', async () => {
+    const socketPath = path.join(dir, 'group.sock');
+    await staleSocket(socketPath);
+    markJoined(socketPath, 'promised-to-the-dead');
+    const claimed = await claimSocket(socketPath, 'a');
+    expect(claimed).not.toBe('joined');
+    expect(pendingJoins(socketPath)).toEqual([]);
+    await closeClaimed(claimed);
+  });
+
   it('binds a new socket once the daemon has let go of its own', async () => {
     const socketPath = path.join(dir, 'group.sock');
     const first = await claimSocket(socketPath, 'a');
