@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import path from 'node:path';
 import { checkWorld, transpileOptions, type ComponentWorld } from '../wasm/component/transpile-options.js';
 import { ContainerError } from './errors.js';
@@ -46,9 +47,20 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 let jco: Promise<JcoApi> | undefined;
 
+/**
+ * V8 flags for the process that transpiles: jco's transpiler is the only wasm the shim runs, once
+ * per component, so baseline code is enough. With V8's optimising tier the transpile of hello's
+ * component took 210-230 ms instead of 170-180, and the optimiser, still busy in the background,
+ * held the daemon's exit up by 150 ms (over a second under load). Set here, before jco's wasm is
+ * compiled, not on the command line: any V8 flag there makes Node reject its code cache, and the
+ * shim's every start 9 ms slower (all measured 2026-11-22 on this project's machine).
+ */
+const TRANSPILER_V8_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
+
 function loadJco(): Promise<JcoApi> {
   // A computed specifier: the bundler leaves jco (with its own wasm files) in node_modules.
   const specifier = ['@bytecodealliance', 'jco-transpile'].join('/');
+  if (jco === undefined) for (const flag of TRANSPILER_V8_FLAGS) v8.setFlagsFromString(flag);
   jco ??= (import(specifier) as Promise<JcoApi>).catch((err: unknown) => {
     jco = undefined;
     throw new ContainerError('internal', `cannot load ${specifier} to transpile components: ${(err as Error).message}`, { cause: err });
