@@ -15,6 +15,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, rmdir, writeFil
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_GROUP } from '../shim/group.js';
 import { managedBlock } from './runtime-handler.js';
 
 const execFileAsync = promisify(execFile);
@@ -824,9 +825,9 @@ async function cleanUp(pc: PrivateContainerd, internal: Internal): Promise<void>
     for (const cgroup of (await containerCgroups(container)).sort((a, b) => b.length - a.length)) {
       await rmdir(cgroup).catch(() => undefined);
     }
-    await rm(join(SHIM_SOCKET_DIR, shimSocketName(pc.address, container.namespace, container.id)), { force: true });
     await rm(join(RUNC_SHIM_ROOT, container.namespace, container.id), { recursive: true, force: true });
   }
+  for (const name of (await shimFilesOf(pc, internal)).keys()) await rm(join(SHIM_SOCKET_DIR, name), { force: true });
 
   const folders = internal.ownSocketDir ? [pc.dir, internal.socketDir] : [pc.dir];
   await unmountUnder(folders);
@@ -875,6 +876,27 @@ async function containerCgroups(container: KnownContainer): Promise<string[]> {
   return found;
 }
 
+/**
+ * This instance's files in /run/containerd/s, each with whose it is: the sockets of shim daemons
+ * named after a container (runc's shim; a pod named after its sandbox container) or after the
+ * default group of a namespace (nodewasm's standalone containers), with nodewasm's lock and
+ * promise files beside them (src/shim/join-markers.ts).
+ */
+async function shimFilesOf(pc: PrivateContainerd, internal: Internal): Promise<Map<string, string>> {
+  const owners = new Map<string, string>();
+  for (const container of internal.containers.values()) {
+    owners.set(shimSocketName(pc.address, container.namespace, container.id), `${container.namespace}/${container.id}`);
+    owners.set(shimSocketName(pc.address, container.namespace, DEFAULT_GROUP), `${container.namespace}, standalone containers' daemon`);
+  }
+  const found = new Map<string, string>();
+  for (const name of await listDir(SHIM_SOCKET_DIR)) {
+    const socket = /^[0-9a-f]{64}/.exec(name)?.[0];
+    const owner = socket === undefined ? undefined : owners.get(socket);
+    if (owner !== undefined && (name === socket || name === `${socket}.lock` || name.startsWith(`${socket}.join.`))) found.set(name, owner);
+  }
+  return found;
+}
+
 async function scanLeftovers(pc: PrivateContainerd, internal: Internal): Promise<string[]> {
   const leftovers: string[] = [];
   if (internal.stopped && (await isAlive(pc.pid)) && (await readCmdline(pc.pid))?.includes(pc.configPath)) {
@@ -887,13 +909,10 @@ async function scanLeftovers(pc: PrivateContainerd, internal: Internal): Promise
   for (const [pid, cmdline] of await ourProcesses(pc, internal)) leftovers.push(`process ${pid}: ${cmdline}`);
 
   if (!internal.stopped) await readKnownContainers(pc, internal);
-  const attributed = new Set<string>();
+  const shimFiles = await shimFilesOf(pc, internal);
+  const attributed = new Set(shimFiles.keys());
+  for (const [name, owner] of shimFiles) leftovers.push(`shim socket: ${join(SHIM_SOCKET_DIR, name)} (${owner})`);
   for (const container of internal.containers.values()) {
-    const name = shimSocketName(pc.address, container.namespace, container.id);
-    attributed.add(name);
-    if (await exists(join(SHIM_SOCKET_DIR, name))) {
-      leftovers.push(`shim socket: ${join(SHIM_SOCKET_DIR, name)} (${container.namespace}/${container.id})`);
-    }
     for (const cgroup of await containerCgroups(container)) {
       const procs = (await readFile(join(cgroup, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
       leftovers.push(`cgroup: ${cgroup}${procs.length > 0 ? ` (pids ${procs.join(' ')})` : ''}`);

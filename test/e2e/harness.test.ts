@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage } from '../../src/cli/build-image.js';
-import { findLeftovers, startPrivateContainerd, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { findLeftovers, SHIM_SOCKET_DIR, shimSocketName, startPrivateContainerd, type PrivateContainerd } from '../../src/cli/private-containerd.js';
+import { DEFAULT_GROUP } from '../../src/shim/group.js';
 import { binDir, ctrOk, importImage, tinyElfX64, uniqueId, withPrivateContainerd } from '../harness/containerd.js';
 
 const run = promisify(execFile);
@@ -94,6 +95,21 @@ native('a private containerd, driven by ctr, with runc', () => {
     // and stop() still cleaned them up, by PID and by umount
     expect(existsSync(`/proc/${leak.pid}/cmdline`) && (await readFile(`/proc/${leak.pid}/cmdline`, 'utf8')) !== '').toBe(false);
     expect(existsSync(pc.dir)).toBe(false);
+  }, 120_000);
+
+  it("reports and removes what a killed nodewasm daemon would leave in /run/containerd/s: its group's socket, lock and promises", async () => {
+    const pc = await startPrivateContainerd({ shimDir: binDir });
+    const tar = await writeNativeImage('harness-group:1', tinyElfX64('seen\n', { exitCode: 0 }));
+    await importImage(pc, tar);
+    // A container of the namespace makes it known, as every task's events do.
+    await ctrOk(pc, ['run', '--rm', '--runtime', 'io.containerd.runc.v2', 'docker.io/library/harness-group:1', uniqueId('harness-seen')]);
+    const socket = join(SHIM_SOCKET_DIR, shimSocketName(pc.address, 'default', DEFAULT_GROUP));
+    const files = [socket, `${socket}.lock`, `${socket}.join.promised-task`];
+    for (const file of files) await writeFile(file, '');
+    await pc.stop();
+    const leftovers = await findLeftovers(pc);
+    for (const file of files) expect(leftovers).toContainEqual(`shim socket: ${file} (default, standalone containers' daemon)`);
+    for (const file of files) expect(existsSync(file)).toBe(false);
   }, 120_000);
 
   it('reuses a folder it made before, after a crash, and refuses a foreign one', async () => {
