@@ -12,10 +12,15 @@ import type { PrivateContainerd } from '../src/cli/private-containerd.js';
 const run = promisify(execFile);
 
 /** The guests the benchmark uses; each exists as fixtures/wasm/<name>.wasm and fixtures/src/<name>.c. */
-export const PROGRAMS = ['hello', 'fib', 'nbody', 'sleep'] as const;
+export const PROGRAMS = ['hello', 'fib', 'nbody', 'fannkuch', 'spectralnorm', 'mandelbrot', 'sleep'] as const;
 export type Program = (typeof PROGRAMS)[number];
-/** The CPU-bound ones: recursion and calls (fib), floating-point loops (nbody). */
-export const COMPUTE_PROGRAMS = ['fib', 'nbody'] as const satisfies readonly Program[];
+/**
+ * The CPU-bound ones: recursion and calls (fib), and four programs of the Computer Language
+ * Benchmarks Game, single-threaded: floating-point loops (nbody, mandelbrot), divisions and dot
+ * products over arrays (spectralnorm), integer work on small arrays (fannkuch).
+ */
+export const COMPUTE_PROGRAMS = ['fib', 'nbody', 'fannkuch', 'spectralnorm', 'mandelbrot'] as const satisfies readonly Program[];
+export type ComputeProgram = (typeof COMPUTE_PROGRAMS)[number];
 
 export const WASM_IMAGE = 'docker.io/library/nodewasm-bench-wasm:1';
 export const NATIVE_IMAGE = 'docker.io/library/nodewasm-bench-native:1';

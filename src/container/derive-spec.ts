@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { ComponentSettings, RunnerSettings } from '../wasm/settings.js';
+import { compileFromEnv, withoutCompileVariable } from './compile-settings.js';
 import { httpSettingsFromEnv, withoutRunnerVariables } from './http-settings.js';
 import type { OciMount, OciProcess, OciSpec } from './spec.js';
 import type { RunnerFiles } from './runner-files.js';
@@ -131,7 +132,8 @@ export interface RunnerSettingsInputs {
 
 /**
  * The runner's settings. A component's guest does not see the runner's NODEWASM_HTTP_* variables:
- * they configure the wasi:http server (see http-settings.ts).
+ * they configure the wasi:http server (see http-settings.ts); no guest sees NODEWASM_WASM_COMPILE
+ * (see compile-settings.ts).
  */
 export function deriveRunnerSettings(inputs: RunnerSettingsInputs): RunnerSettings {
   const process = inputs.process ?? inputs.userSpec.process!;
@@ -143,9 +145,10 @@ export function deriveRunnerSettings(inputs: RunnerSettingsInputs): RunnerSettin
     guestRoot: WasmLayout.guestRoot,
     entrypoint: inputs.entrypoint,
     args: process.args ?? [],
-    env: inputs.kind === 'component' ? withoutRunnerVariables(env) : env,
+    env: withoutCompileVariable(inputs.kind === 'component' ? withoutRunnerVariables(env) : env),
     cwd: process.cwd || '/',
   };
+  if (compileFromEnv(env) === 'optimized') settings.compile = 'optimized';
   if (memoryLimit !== undefined && memoryLimit > 0) settings.memoryLimitBytes = memoryLimit;
   if (inputs.componentWorld !== undefined) settings.component = { dir: WasmLayout.component, world: inputs.componentWorld };
   if (inputs.componentWorld === 'http') settings.http = httpSettingsFromEnv(env);

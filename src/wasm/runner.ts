@@ -54,6 +54,7 @@ function readSettings(path: string): RunnerSettings {
   if (s.component !== undefined && (typeof s.component.dir !== 'string' || !['cli', 'http'].includes(s.component.world))) {
     throw new Error('component needs a dir and a world ("cli" or "http")');
   }
+  if (s.compile !== undefined && s.compile !== 'baseline' && s.compile !== 'optimized') throw new Error('compile must be "baseline" or "optimized"');
   if (s.http !== undefined && !(typeof s.http.host === 'string' && s.http.port >= 0 && s.http.requestTimeoutMs > 0 && s.http.maxRequestBodyBytes > 0)) {
     throw new Error('http needs host, port, requestTimeoutMs and maxRequestBodyBytes');
   }
@@ -117,6 +118,9 @@ async function main(): Promise<number> {
     say(`cannot read the runner settings ${settingsPath}: ${describe(e)}`);
     return RunnerExit.cannotExecute;
   }
+  // Before any guest code is compiled. Set here rather than on node's command line, where any V8
+  // flag makes Node reject its code cache and every container start slower.
+  if (settings.compile === 'optimized') process.getBuiltinModule('node:v8').setFlagsFromString('--no-liftoff');
   const entry = settings.entrypoint;
   const refuse = (why: string): number => {
     say(`${entry}: ${why}`);

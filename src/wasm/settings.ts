@@ -26,7 +26,11 @@ export interface RunnerSettings {
   component?: ComponentSettings;
   /** For a wasi:http component: where and how to serve. */
   http?: HttpSettings;
+  /** How V8 compiles the guest (src/container/compile-settings.ts); absent means 'baseline'. */
+  compile?: WasmCompile;
 }
+
+export type WasmCompile = 'baseline' | 'optimized';
 
 export interface ComponentSettings {
   /** Directory (in the container) holding jco's output: component.js and its core modules. */

@@ -70,6 +70,34 @@ describe('ctr run of a WASI preview1 module', () => {
     expect(lines).toEqual(['GREETING=hi there', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'].sort());
   });
 
+  it('compiles with V8\'s optimising compiler when NODEWASM_WASM_COMPILE=optimized, which the guest does not see', async () => {
+    const id = uniqueId('optimized');
+    const detached = await pc.ctr(['run', '-d', ...RUNTIME, '--platform', 'wasi/wasm', '--env', 'NODEWASM_WASM_COMPILE=optimized', IMAGE, id, '/spin.wasm']);
+    expect(detached.code, detached.stderr).toBe(0);
+    try {
+      await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+      const settings = JSON.parse(fs.readFileSync(path.join(pc.state, 'io.containerd.runtime.v2.task', 'default', id, 'nodewasm', 'settings', 'init.json'), 'utf8'));
+      expect(settings.compile).toBe('optimized');
+      expect(settings.env).not.toContainEqual(expect.stringMatching(/^NODEWASM_WASM_COMPILE=/));
+    } finally {
+      await pc.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+      await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+      await pc.ctr(['task', 'rm', id]);
+      await pc.ctr(['containers', 'rm', id]);
+    }
+    const r = await run(['--env', 'NODEWASM_WASM_COMPILE=optimized', '--env', 'GREETING=hi', IMAGE, uniqueId('optimized-env'), '/echo_env.wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').sort()).toEqual(['GREETING=hi', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+    await expectNothingLeft();
+  });
+
+  it('refuses an unknown NODEWASM_WASM_COMPILE at create, naming the choices, and leaves nothing behind', async () => {
+    const r = await run(['--env', 'NODEWASM_WASM_COMPILE=fastest', IMAGE, uniqueId('badcompile'), '/hello.wasm']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('NODEWASM_WASM_COMPILE="fastest": expected baseline or optimized');
+    await expectNothingLeft();
+  });
+
   it('passes piped stdin to the guest and ends it when ctr\'s input ends', async () => {
     const id = uniqueId('cat');
     const child = pc.ctrSpawn(['run', '--rm', ...RUNTIME, '--platform', 'wasi/wasm', IMAGE, id, '/cat.wasm']);

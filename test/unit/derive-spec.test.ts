@@ -162,6 +162,26 @@ describe('deriveRunnerSettings', () => {
       memoryLimitBytes: 64 << 20,
     });
   });
+
+  it('takes NODEWASM_WASM_COMPILE out of the guest\'s environment into the settings, module or component', () => {
+    for (const kind of ['module', 'component'] as const) {
+      const spec = ctrSpec();
+      spec.process!.env = ['A=1', 'NODEWASM_WASM_COMPILE=baseline', 'NODEWASM_WASM_COMPILE=optimized', 'NODEWASM_WASM_COMPILER=kept'];
+      const settings = deriveRunnerSettings({ userSpec: spec, kind, entrypoint: '/app.wasm', ...(kind === 'component' ? { componentWorld: 'cli' as const } : {}) });
+      expect(settings.compile).toBe('optimized');
+      expect(settings.env).toEqual(['A=1', 'NODEWASM_WASM_COMPILER=kept']);
+    }
+    const plain = deriveRunnerSettings({ userSpec: ctrSpec(), kind: 'module', entrypoint: '/app.wasm' });
+    expect(plain.compile).toBeUndefined();
+  });
+
+  it('refuses an unknown NODEWASM_WASM_COMPILE, naming the choices', () => {
+    const spec = ctrSpec();
+    spec.process!.env = ['NODEWASM_WASM_COMPILE=fast'];
+    expect(() => deriveRunnerSettings({ userSpec: spec, kind: 'module', entrypoint: '/app.wasm' })).toThrow(
+      'NODEWASM_WASM_COMPILE="fast": expected baseline or optimized',
+    );
+  });
 });
 
 describe('components', () => {
