@@ -9,20 +9,15 @@
  *   starts about 30 ms later; loop-heavy programs run up to 1.8x faster (docs/benchmark.md).
  */
 import type { WasmCompile } from '../wasm/settings.js';
+import { lastEnvValue, withoutEnv } from './env-entries.js';
 import { ContainerError } from './errors.js';
 
 export const COMPILE_ENV = 'NODEWASM_WASM_COMPILE';
 const CHOICES: readonly WasmCompile[] = ['baseline', 'optimized'];
 
-function keyOf(entry: string): string {
-  const eq = entry.indexOf('=');
-  return eq < 0 ? entry : entry.slice(0, eq);
-}
-
 /** The choice the environment makes (its last NODEWASM_WASM_COMPILE), refused if unknown. */
 export function compileFromEnv(env: readonly string[]): WasmCompile {
-  let choice: string | undefined;
-  for (const entry of env) if (keyOf(entry) === COMPILE_ENV) choice = entry.slice(COMPILE_ENV.length + 1);
+  const choice = lastEnvValue(env, COMPILE_ENV);
   if (choice === undefined || choice === '') return 'baseline';
   if (!(CHOICES as readonly string[]).includes(choice)) {
     throw new ContainerError('invalid', `${COMPILE_ENV}="${choice}": expected ${CHOICES.join(' or ')}`);
@@ -31,5 +26,5 @@ export function compileFromEnv(env: readonly string[]): WasmCompile {
 }
 
 export function withoutCompileVariable(env: readonly string[]): string[] {
-  return env.filter((entry) => keyOf(entry) !== COMPILE_ENV);
+  return withoutEnv(env, new Set([COMPILE_ENV]));
 }

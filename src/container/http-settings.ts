@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { HttpSettings } from '../wasm/settings.js';
+import { lastEnvValue, withoutEnv } from './env-entries.js';
 import { ContainerError } from './errors.js';
 
 export const HttpEnv = {
@@ -22,20 +23,9 @@ export const HTTP_DEFAULTS: HttpSettings = {
 
 const NAMES = new Set<string>(Object.values(HttpEnv));
 
-function keyOf(entry: string): string {
-  const eq = entry.indexOf('=');
-  return eq < 0 ? entry : entry.slice(0, eq);
-}
-
 /** The environment without the runner's own variables: what a component guest sees. */
 export function withoutRunnerVariables(env: readonly string[]): string[] {
-  return env.filter((entry) => !NAMES.has(keyOf(entry)));
-}
-
-function lastValue(env: readonly string[], name: string): string | undefined {
-  let value: string | undefined;
-  for (const entry of env) if (keyOf(entry) === name) value = entry.slice(name.length + 1);
-  return value;
+  return withoutEnv(env, NAMES);
 }
 
 /** "0.0.0.0:8080", "127.0.0.1:9000", "[::]:8080" or ":8080" (all IPv4 addresses). */
@@ -52,7 +42,7 @@ export function parseListenAddress(text: string): { host: string; port: number }
 }
 
 function positiveInteger(env: readonly string[], name: string, fallback: number): number {
-  const text = lastValue(env, name);
+  const text = lastEnvValue(env, name);
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!/^\d+$/.test(text) || n <= 0) throw new ContainerError('invalid', `${name}="${text}": expected a positive integer`);
@@ -60,7 +50,7 @@ function positiveInteger(env: readonly string[], name: string, fallback: number)
 }
 
 export function httpSettingsFromEnv(env: readonly string[]): HttpSettings {
-  const address = lastValue(env, HttpEnv.address);
+  const address = lastEnvValue(env, HttpEnv.address);
   const { host, port } = address === undefined ? HTTP_DEFAULTS : parseListenAddress(address);
   return {
     host,
