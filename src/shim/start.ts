@@ -17,10 +17,11 @@ export interface ClaimedSocket {
 }
 
 /**
- * `start`, as the launcher runs it: detached, with a reply fd instead of containerd's pipes. It
- * joins its group's daemon when one answers and accepts the task; otherwise it binds the group's
- * socket and goes on to be that daemon itself. Either way the address goes back at once, so containerd never waits for a
- * second Node process to boot. The launcher prints it, as containerd expects.
+ * `start`, as the launcher runs it when it could not join a live daemon itself: detached, with a
+ * reply fd instead of containerd's pipes. It joins its group's daemon when one listens; otherwise
+ * it binds the group's socket and goes on to be that daemon itself. Either way the address goes
+ * back at once, so containerd never waits for a second Node process to boot. The launcher prints
+ * it, as containerd expects.
  */
 export async function startOrJoin(inv: ShimInvocation, replyFd: number): Promise<ClaimedSocket | 'joined'> {
   try {
