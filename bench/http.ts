@@ -8,12 +8,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BackgroundContainer, NODEWASM, inTurn, uniqueId, type RunTarget } from './containers.js';
 import type { BenchContext, Figure } from './figure.js';
 import { checkLoopback, type LoadResult, type LoadSettings } from './load-worker.js';
+import { freeLoopbackPort } from '../test/harness/loopback.js';
 
 const run = promisify(execFile);
 
@@ -72,14 +72,6 @@ function startPlainServer(node: string): Promise<Server> {
       reject(error);
     });
   });
-}
-
-async function freeLoopbackPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolvePromise) => server.close(resolvePromise));
-  return port;
 }
 
 /** The hello handler in our container, serving on 127.0.0.1 of the host's network namespace. */

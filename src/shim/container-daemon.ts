@@ -11,9 +11,10 @@ import type { RuntimeFactory, TaskRuntime } from './runtime.js';
 
 /**
  * Containers run by runc, as the container layer does it: the one place the two layers meet.
- * `containerdAddress` is containerd's gRPC socket, where images' wasm layers are read from.
+ * `containerdAddress` is containerd's gRPC socket, where images' wasm layers are read from; each
+ * task's bundle joins `logs` while the task exists.
  */
-export function containerRuntimes(containerdAddress: string, logs?: BundleLogs): RuntimeFactory {
+export function containerRuntimes(containerdAddress: string, logs: BundleLogs): RuntimeFactory {
   return {
     async create(request, hooks): Promise<TaskRuntime> {
       const container = await Container.create({
@@ -25,14 +26,14 @@ export function containerRuntimes(containerdAddress: string, logs?: BundleLogs):
         onOomKill: hooks.onOomKill,
         ...(containerdAddress !== '' ? { containerdAddress } : {}),
       });
-      logs?.add(request.bundle);
+      logs.add(request.bundle);
       return {
         start: () => container.start(),
         kill: (signal, all) => container.kill(signal, all),
         closeStdin: () => container.closeStdin(),
         destroy: async () => {
           await container.destroy();
-          logs?.remove(request.bundle);
+          logs.remove(request.bundle);
         },
         pause: () => container.pause(),
         resume: () => container.resume(),

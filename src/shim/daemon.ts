@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { EventPublisher } from './event-publisher.js';
 import { closeSocket, releaseSocket } from './group.js';
@@ -128,4 +127,3 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
 
   log.info({ socket: socketPath, bundle }, 'shim daemon listening');
 }
-

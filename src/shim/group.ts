@@ -17,18 +17,16 @@ export const DEFAULT_GROUP = 'io.containerd.nodewasm.v1.default-group';
  * cannot be read keeps the task to itself.
  */
 export function groupKey(bundle: string, id: string): string {
-  let annotations: Record<string, string> | undefined;
+  let annotations: Record<string, string>;
   try {
     const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
     annotations = spec.annotations ?? {};
   } catch {
     return id;
   }
-  const pod = annotations[SANDBOX_ID_ANNOTATION];
-  if (pod) return pod;
-  const named = annotations[GROUP_ANNOTATION];
-  // Prefixed, so a group name can never land on the default group's socket or on a pod's.
-  if (named) return `group:${named}`;
+  // A named group is prefixed, so that it can never land on the default group's socket or a pod's.
+  if (annotations[SANDBOX_ID_ANNOTATION]) return annotations[SANDBOX_ID_ANNOTATION];
+  if (annotations[GROUP_ANNOTATION]) return `group:${annotations[GROUP_ANNOTATION]}`;
   return DEFAULT_GROUP;
 }
 

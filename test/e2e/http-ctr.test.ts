@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLeftovers, type PrivateContainerd } from '../../src/cli/private-containerd.js';
 import { startTestContainerd } from '../harness/containerd.js';
 import { repoRoot, taskRow, uniqueId, waitFor } from './support.js';
+import { freeLoopbackPort } from '../harness/loopback.js';
 
 const RUNTIME = ['--runtime', 'io.containerd.nodewasm.v1'];
 const IMAGE = 'docker.io/library/nodewasm-http:e2e';
@@ -34,14 +35,6 @@ afterAll(async () => {
   await pc?.stop();
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Reply {
   status: number;
@@ -77,7 +70,7 @@ async function startService(id: string, port: number, extraEnv: string[] = [], e
 describe('ctr run --net-host of a wasi:http component', () => {
   it('serves on the address of NODEWASM_HTTP_ADDRESS, and SIGTERM drains and exits 0', async () => {
     const id = uniqueId('http');
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const service = await startService(id, port, ['NODEWASM_HTTP_REQUEST_TIMEOUT_MS=1000', 'NODEWASM_HTTP_MAX_BODY_BYTES=4096']);
     try {
       expect(service.stderr()).toContain('(instances reset between requests)');
@@ -125,7 +118,7 @@ describe('ctr run --net-host of a wasi:http component', () => {
     const upstream = http.createServer((_req, res) => res.end('upstream says hi'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const id = uniqueId('http-out');
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const service = await startService(id, port, [], '/http_outgoing.wasm');
     try {
       const upstreamPort = (upstream.address() as net.AddressInfo).port;

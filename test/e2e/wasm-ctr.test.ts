@@ -70,7 +70,7 @@ describe('ctr run of a WASI preview1 module', () => {
     expect(lines).toEqual(['GREETING=hi there', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'].sort());
   });
 
-  it('compiles with V8\'s optimising compiler when NODEWASM_WASM_COMPILE=optimized, which the guest does not see', async () => {
+  it('hands NODEWASM_WASM_COMPILE=optimized to the runner\'s settings, and the guest does not see it', async () => {
     const id = uniqueId('optimized');
     const detached = await pc.ctr(['run', '-d', ...RUNTIME, '--platform', 'wasi/wasm', '--env', 'NODEWASM_WASM_COMPILE=optimized', IMAGE, id, '/spin.wasm']);
     expect(detached.code, detached.stderr).toBe(0);

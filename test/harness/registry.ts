@@ -6,9 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freeLoopbackPort } from './loopback.js';
 
 export interface PrivateRegistry {
   /** `127.0.0.1:<port>`: the host part of image references. */
@@ -17,17 +17,9 @@ export interface PrivateRegistry {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 export async function startPrivateRegistry(): Promise<PrivateRegistry> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodewasm-registry-'));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const host = `127.0.0.1:${port}`;
   const config = path.join(dir, 'config.yml');
   fs.writeFileSync(

@@ -100,6 +100,20 @@ describe('runner: running guests', () => {
     expect(r.stdout.toString()).not.toContain('RUNNER_SECRET');
   });
 
+  it('runs a guest compiled by the optimising compiler as it runs one compiled by the baseline compiler', async () => {
+    const baseline = await run('fib.wasm', { args: ['25'] });
+    const optimized = await run('fib.wasm', { args: ['25'], settings: { compile: 'optimized' } });
+    expect(optimized.stderr).toBe('');
+    expect(optimized.code).toBe(0);
+    expect(optimized.stdout.toString()).toBe(baseline.stdout.toString());
+  });
+
+  it('refuses settings with an unknown compile choice', async () => {
+    const r = await run('hello.wasm', { settings: { compile: 'fastest' as never } });
+    expect(r.code).toBe(126);
+    expect(r.stderr).toMatch(/cannot read the runner settings .*: compile must be "baseline" or "optimized"/);
+  });
+
   it('passes the guest exit code through', async () => {
     expect((await run('exit_code.wasm', { args: ['42'] })).code).toBe(42);
     expect((await run('exit_code.wasm', { args: ['255'] })).code).toBe(255);
