@@ -2,25 +2,28 @@
  * How the runner has V8 compile the guest, read from the container's environment at Create and
  * removed from the guest's environment, as the wasi:http settings are (http-settings.ts).
  *
- * - `baseline` (the default): V8's baseline compiler first, which starts a container soonest;
- *   functions that are called often are optimised later. V8 cannot replace a function while it
- *   runs, so a long loop in a function called once (a `main` that computes) stays at baseline.
- * - `optimized`: V8's optimising compiler for every function before the guest starts. A hello
- *   starts about 30 ms later; loop-heavy programs run up to 1.8x faster (docs/benchmark.md).
+ * - `auto` (the default): functions that contain a loop, up to a size, are compiled by V8's
+ *   optimising compiler on their first call; every other function by its baseline compiler first
+ *   and optimised once it has run enough (src/wasm/compile-hints.ts says why). A hello starts
+ *   a few milliseconds later than with `baseline`; a program whose `main` loops runs up to twice
+ *   as fast.
+ * - `baseline`: V8's own default for every function: the baseline compiler first. V8 cannot
+ *   replace a function while it runs, so a long loop in a function called once stays at baseline.
+ * - `optimized`: V8's optimising compiler for every function before it first runs. A hello starts
+ *   tens of milliseconds later (printf's formatter alone takes most of that).
  */
-import type { WasmCompile } from '../wasm/settings.js';
+import { WASM_COMPILE_CHOICES, type WasmCompile } from '../wasm/settings.js';
 import { lastEnvValue, withoutEnv } from './env-entries.js';
 import { ContainerError } from './errors.js';
 
 export const COMPILE_ENV = 'NODEWASM_WASM_COMPILE';
-const CHOICES: readonly WasmCompile[] = ['baseline', 'optimized'];
 
 /** The choice the environment makes (its last NODEWASM_WASM_COMPILE), refused if unknown. */
 export function compileFromEnv(env: readonly string[]): WasmCompile {
   const choice = lastEnvValue(env, COMPILE_ENV);
-  if (choice === undefined || choice === '') return 'baseline';
-  if (!(CHOICES as readonly string[]).includes(choice)) {
-    throw new ContainerError('invalid', `${COMPILE_ENV}="${choice}": expected ${CHOICES.join(' or ')}`);
+  if (choice === undefined || choice === '') return 'auto';
+  if (!(WASM_COMPILE_CHOICES as readonly string[]).includes(choice)) {
+    throw new ContainerError('invalid', `${COMPILE_ENV}="${choice}": expected ${WASM_COMPILE_CHOICES.join(', ')}`);
   }
   return choice as WasmCompile;
 }

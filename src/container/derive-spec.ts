@@ -148,7 +148,8 @@ export function deriveRunnerSettings(inputs: RunnerSettingsInputs): RunnerSettin
     env: withoutCompileVariable(inputs.kind === 'component' ? withoutRunnerVariables(env) : env),
     cwd: process.cwd || '/',
   };
-  if (compileFromEnv(env) === 'optimized') settings.compile = 'optimized';
+  const compile = compileFromEnv(env);
+  if (compile !== 'auto') settings.compile = compile;
   if (memoryLimit !== undefined && memoryLimit > 0) settings.memoryLimitBytes = memoryLimit;
   if (inputs.componentWorld !== undefined) settings.component = { dir: WasmLayout.component, world: inputs.componentWorld };
   if (inputs.componentWorld === 'http') settings.http = httpSettingsFromEnv(env);

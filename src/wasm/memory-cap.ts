@@ -9,12 +9,23 @@
  * unchanged: compiling it then reports what is wrong, and the container's memory limit still holds.
  */
 
+import {
+  encodeU32,
+  IMPORT_MEMORY,
+  readImports,
+  readU32,
+  SECTION_IMPORT,
+  SECTION_MEMORY,
+  sections,
+  skipLeb,
+  Unreadable,
+  type Section,
+} from './module-bytes.js';
+
 export const PAGE_SIZE = 65536;
 /** A 32-bit memory cannot have more pages than this. */
 const MAX_PAGES_32 = 65536;
 
-const SECTION_IMPORT = 2;
-const SECTION_MEMORY = 5;
 const FLAG_HAS_MAX = 0x01;
 const FLAG_SHARED = 0x02;
 const FLAG_MEMORY64 = 0x04;
@@ -33,59 +44,6 @@ export interface MemoryDecl {
 }
 
 export class MemoryCapError extends Error {}
-
-/** Thrown inside the reader when the bytes end early or say something it cannot follow. */
-class Unreadable extends Error {}
-
-/** Decodes an unsigned LEB128 value of at most 32 bits at `pos`: [value, next position]. */
-export function readU32(bytes: Uint8Array, pos: number): [number, number] {
-  let result = 0;
-  let shift = 0;
-  for (let i = 0; i < 5; i++) {
-    if (pos >= bytes.length) throw new Unreadable('unexpected end');
-    const b = bytes[pos++]!;
-    if (i === 4 && b > 0x0f) throw new Unreadable('integer too large');
-    result += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return [result, pos];
-    shift += 7;
-  }
-  throw new Unreadable('integer representation too long');
-}
-
-/** The minimal unsigned LEB128 encoding of a 32-bit value. */
-export function encodeU32(value: number): number[] {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`not a u32: ${value}`);
-  const out: number[] = [];
-  do {
-    let b = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) b |= 0x80;
-    out.push(b);
-  } while (value > 0);
-  return out;
-}
-
-/** Skips one LEB128 value of any width (u64, s33...). */
-function skipLeb(bytes: Uint8Array, pos: number): number {
-  for (let i = 0; i < 10; i++) {
-    if (pos >= bytes.length) throw new Unreadable('unexpected end');
-    if ((bytes[pos++]! & 0x80) === 0) return pos;
-  }
-  throw new Unreadable('integer representation too long');
-}
-
-function readName(bytes: Uint8Array, pos: number): [string, number] {
-  const [len, start] = readU32(bytes, pos);
-  if (start + len > bytes.length) throw new Unreadable('unexpected end');
-  return [Buffer.from(bytes.buffer, bytes.byteOffset + start, len).toString('utf8'), start + len];
-}
-
-/** Skips a value type, including the reference types that carry a heap type. */
-function skipValType(bytes: Uint8Array, pos: number): number {
-  const t = bytes[pos++];
-  if (t === undefined) throw new Unreadable('unexpected end');
-  return t === 0x63 || t === 0x64 ? skipLeb(bytes, pos) : pos;
-}
 
 interface LimitsAt {
   decl: MemoryDecl;
@@ -116,72 +74,11 @@ function readLimits(bytes: Uint8Array, pos: number, importOf?: MemoryDecl['impor
   return { decl, start, end: pos };
 }
 
-/** Skips table limits (a table's flags may mark 64-bit indices). */
-function skipTableLimits(bytes: Uint8Array, pos: number): number {
-  const flags = bytes[pos++];
-  if (flags === undefined) throw new Unreadable('unexpected end');
-  pos = skipLeb(bytes, pos);
-  return flags & FLAG_HAS_MAX ? skipLeb(bytes, pos) : pos;
-}
-
-interface Section {
-  id: number;
-  /** Where the section's id byte is, and where its contents start and end. */
-  at: number;
-  contentStart: number;
-  end: number;
-}
-
-function sections(bytes: Uint8Array): Section[] {
-  if (bytes.length < 8) throw new Unreadable('no header');
-  const out: Section[] = [];
-  let pos = 8;
-  while (pos < bytes.length) {
-    const at = pos;
-    const id = bytes[pos++]!;
-    const [size, contentStart] = readU32(bytes, pos);
-    const end = contentStart + size;
-    if (end > bytes.length) throw new Unreadable('section runs past the end');
-    out.push({ id, at, contentStart, end });
-    pos = end;
-  }
-  return out;
-}
-
 /** The memories an import section declares, with where their limits are. */
 function importedMemories(bytes: Uint8Array, s: Section): LimitsAt[] {
-  const found: LimitsAt[] = [];
-  let [count, pos] = readU32(bytes, s.contentStart);
-  for (let i = 0; i < count; i++) {
-    let module: string;
-    let name: string;
-    [module, pos] = readName(bytes, pos);
-    [name, pos] = readName(bytes, pos);
-    const kind = bytes[pos++];
-    switch (kind) {
-      case 0x00: // function: type index
-        pos = skipLeb(bytes, pos);
-        break;
-      case 0x01: // table: reference type, limits
-        pos = skipTableLimits(bytes, skipValType(bytes, pos));
-        break;
-      case 0x02: {
-        const limits = readLimits(bytes, pos, { module, name });
-        found.push(limits);
-        pos = limits.end;
-        break;
-      }
-      case 0x03: // global: value type, mutability
-        pos = skipValType(bytes, pos) + 1;
-        break;
-      case 0x04: // tag: attribute, type index
-        pos = skipLeb(bytes, pos + 1);
-        break;
-      default:
-        throw new Unreadable(`unknown import kind ${kind}`);
-    }
-  }
-  return found;
+  return readImports(bytes, s)
+    .filter((i) => i.kind === IMPORT_MEMORY)
+    .map((i) => readLimits(bytes, i.typeAt, { module: i.module, name: i.name }));
 }
 
 function definedMemories(bytes: Uint8Array, s: Section): LimitsAt[] {

@@ -13,10 +13,11 @@
  * Keep this file's imports small: every container start loads it.
  */
 import { readFileSync, writeSync } from 'node:fs';
+import { withCompileHints } from './compile-hints.js';
 import { capMemory, listMemories, MemoryCapError, type MemoryDecl } from './memory-cap.js';
 import { errnoName, WasiError } from './preview1/errors.js';
 import { HostCallError, Preview1Host } from './preview1/host.js';
-import { RunnerExit, type RunnerSettings } from './settings.js';
+import { RunnerExit, WASM_COMPILE_CHOICES, type RunnerSettings } from './settings.js';
 import type { runComponent as RunComponent } from './component/run.js';
 import { isMemory, wasm, type Imports, type WasmInstance, type WasmMemory, type WasmModule } from './wasm-api.js';
 
@@ -54,7 +55,9 @@ function readSettings(path: string): RunnerSettings {
   if (s.component !== undefined && (typeof s.component.dir !== 'string' || !['cli', 'http'].includes(s.component.world))) {
     throw new Error('component needs a dir and a world ("cli" or "http")');
   }
-  if (s.compile !== undefined && s.compile !== 'baseline' && s.compile !== 'optimized') throw new Error('compile must be "baseline" or "optimized"');
+  if (s.compile !== undefined && !WASM_COMPILE_CHOICES.includes(s.compile)) {
+    throw new Error(`compile must be one of ${WASM_COMPILE_CHOICES.map((c) => `"${c}"`).join(', ')}`);
+  }
   if (s.http !== undefined && !(typeof s.http.host === 'string' && s.http.port >= 0 && s.http.requestTimeoutMs > 0 && s.http.maxRequestBodyBytes > 0)) {
     throw new Error('http needs host, port, requestTimeoutMs and maxRequestBodyBytes');
   }
@@ -118,9 +121,11 @@ async function main(): Promise<number> {
     say(`cannot read the runner settings ${settingsPath}: ${describe(e)}`);
     return RunnerExit.cannotExecute;
   }
-  // Before any guest code is compiled. Set here rather than on node's command line, where any V8
-  // flag makes Node reject its code cache and every container start slower.
-  if (settings.compile === 'optimized') process.getBuiltinModule('node:v8').setFlagsFromString('--no-liftoff');
+  // V8 flags are set before any guest code is compiled, here rather than on node's command line,
+  // where any V8 flag makes Node reject its code cache and every container start slower.
+  const v8 = process.getBuiltinModule('node:v8');
+  const compile = settings.compile ?? 'auto';
+  if (compile === 'optimized') v8.setFlagsFromString('--no-liftoff');
   const entry = settings.entrypoint;
   const refuse = (why: string): number => {
     say(`${entry}: ${why}`);
@@ -158,6 +163,14 @@ async function main(): Promise<number> {
     } catch (e) {
       if (e instanceof MemoryCapError) return refuse(`cannot run within the memory limit: ${e.message}`);
       throw e;
+    }
+  }
+
+  if (compile === 'auto') {
+    const hinted = withCompileHints(bytes);
+    if (hinted !== bytes) {
+      v8.setFlagsFromString('--experimental-wasm-compilation-hints');
+      bytes = hinted;
     }
   }
 

@@ -26,11 +26,12 @@ export interface RunnerSettings {
   component?: ComponentSettings;
   /** For a wasi:http component: where and how to serve. */
   http?: HttpSettings;
-  /** How V8 compiles the guest (src/container/compile-settings.ts); absent means 'baseline'. */
+  /** How V8 compiles the guest (src/container/compile-settings.ts); absent means 'auto'. */
   compile?: WasmCompile;
 }
 
-export type WasmCompile = 'baseline' | 'optimized';
+export type WasmCompile = 'auto' | 'baseline' | 'optimized';
+export const WASM_COMPILE_CHOICES: readonly WasmCompile[] = ['auto', 'baseline', 'optimized'];
 
 export interface ComponentSettings {
   /** Directory (in the container) holding jco's output: component.js and its core modules. */

@@ -26,7 +26,7 @@ beforeAll(async () => {
   const tar = buildFixtureImage(
     scratch,
     IMAGE,
-    ['hello', 'exit_code', 'echo_env', 'cat', 'read_file', 'write_file', 'spin', 'unreachable', 'truncated', 'ls'],
+    ['hello', 'exit_code', 'echo_env', 'cat', 'read_file', 'write_file', 'spin', 'unreachable', 'truncated', 'ls', 'nbody'],
     ['--file', `${notes}:/notes.txt`],
   );
   const imported = await pc.ctr(['images', 'import', '--platform', 'wasi/wasm', tar]);
@@ -91,10 +91,22 @@ describe('ctr run of a WASI preview1 module', () => {
     await expectNothingLeft();
   });
 
+  it('runs a looping program alike under each NODEWASM_WASM_COMPILE, the default included', async () => {
+    const outputs = new Map<string, string>();
+    for (const env of [[], ['--env', 'NODEWASM_WASM_COMPILE=auto'], ['--env', 'NODEWASM_WASM_COMPILE=baseline'], ['--env', 'NODEWASM_WASM_COMPILE=optimized']]) {
+      const r = await run([...env, IMAGE, uniqueId('nbody'), '/nbody.wasm', '1000']);
+      expect(r.code, r.stderr).toBe(0);
+      outputs.set(env.join(' ') || 'default', r.stdout);
+    }
+    expect(new Set(outputs.values()).size, JSON.stringify([...outputs])).toBe(1);
+    expect(outputs.get('default')).toMatch(/^-?\d+\.\d+ -?\d+\.\d+\n$/);
+    await expectNothingLeft();
+  });
+
   it('refuses an unknown NODEWASM_WASM_COMPILE at create, naming the choices, and leaves nothing behind', async () => {
     const r = await run(['--env', 'NODEWASM_WASM_COMPILE=fastest', IMAGE, uniqueId('badcompile'), '/hello.wasm']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('NODEWASM_WASM_COMPILE="fastest": expected baseline or optimized');
+    expect(r.stderr).toContain('NODEWASM_WASM_COMPILE="fastest": expected auto, baseline, optimized');
     await expectNothingLeft();
   });
 

@@ -179,7 +179,7 @@ describe('deriveRunnerSettings', () => {
     const spec = ctrSpec();
     spec.process!.env = ['NODEWASM_WASM_COMPILE=fast'];
     expect(() => deriveRunnerSettings({ userSpec: spec, kind: 'module', entrypoint: '/app.wasm' })).toThrow(
-      'NODEWASM_WASM_COMPILE="fast": expected baseline or optimized',
+      'NODEWASM_WASM_COMPILE="fast": expected auto, baseline, optimized',
     );
   });
 });

@@ -1,19 +1,12 @@
 /** The memory-section rewriter, on modules assembled byte by byte. */
 import { describe, expect, it } from 'vitest';
-import { capMemory, encodeU32, listMemories, MemoryCapError, PAGE_SIZE, readU32 } from '../../src/wasm/memory-cap.js';
+import { capMemory, listMemories, MemoryCapError, PAGE_SIZE } from '../../src/wasm/memory-cap.js';
+import { encodeU32, readU32 } from '../../src/wasm/module-bytes.js';
+import { custom, HEADER, module, name, section, vec } from './wasm-module-builder.js';
 
-const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-const section = (id: number, content: number[]) => [id, ...encodeU32(content.length), ...content];
-const name = (s: string) => {
-  const b = [...Buffer.from(s)];
-  return [...encodeU32(b.length), ...b];
-};
-const vec = (items: number[][]) => [...encodeU32(items.length), ...items.flat()];
 const memorySection = (...limits: number[][]) => section(5, vec(limits));
 const exportMemory = section(7, vec([[...name('memory'), 0x02, 0x00]]));
-const custom = (label: string, payload: number[]) => section(0, [...name(label), ...payload]);
 const limits = (flags: number, min: number, max?: number) => [flags, ...encodeU32(min), ...(max === undefined ? [] : encodeU32(max))];
-const module = (...sections: number[][]) => Uint8Array.from([...HEADER, ...sections.flat()]);
 
 type Mem = { buffer: ArrayBuffer; grow(pages: number): number };
 const WA = (globalThis as unknown as {

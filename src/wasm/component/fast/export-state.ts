@@ -5,7 +5,7 @@
  * the module changes. Returns undefined for a module this reader cannot follow (an unknown import
  * kind, an initializer expression it does not know): such a component takes the slow path.
  */
-import { encodeU32, readU32 } from '../../memory-cap.js';
+import { encodeU32, readU32 } from '../../module-bytes.js';
 
 export const STATE_MEMORY_PREFIX = 'nodewasm:memory:';
 export const STATE_GLOBAL_PREFIX = 'nodewasm:global:';
