@@ -2,11 +2,11 @@
  * How the runner has V8 compile the guest, read from the container's environment at Create and
  * removed from the guest's environment, as the wasi:http settings are (http-settings.ts).
  *
- * - `auto` (the default): functions that contain a loop, up to a size, are compiled by V8's
- *   optimising compiler on their first call; every other function by its baseline compiler first
- *   and optimised once it has run enough (src/wasm/compile-hints.ts says why). A hello starts
- *   a few milliseconds later than with `baseline`; a program whose `main` loops runs up to twice
- *   as fast.
+ * - `auto` (the default): functions that hold a loop inside a loop, up to a size, are compiled by
+ *   V8's optimising compiler on their first call; every other function by its baseline compiler
+ *   first and optimised once it has run enough (src/wasm/compile-hints.ts says why). A hello
+ *   compiles nothing optimised and starts as with `baseline`, a few milliseconds for reading its
+ *   functions aside; a program whose work is in such loops runs up to twice as fast.
  * - `baseline`: V8's own default for every function: the baseline compiler first. V8 cannot
  *   replace a function while it runs, so a long loop in a function called once stays at baseline.
  * - `optimized`: V8's optimising compiler for every function before it first runs. A hello starts

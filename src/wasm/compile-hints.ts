@@ -9,13 +9,19 @@
  * functions return quickly and tier up well (with call feedback that lets TurboFan inline them,
  * which a function compiled optimised from the start never gets).
  *
- * So: every function that contains a loop, does not call itself and is at most `maxBodyBytes`
- * long is compiled by TurboFan on its first call; every other function keeps V8's default.
+ * So: every function that holds a loop inside a loop, does not call itself and is at most
+ * `maxBodyBytes` long is compiled by TurboFan on its first call; every other function keeps V8's
+ * default.
+ * - Nested loops, because a program's heavy work is in them, and libc's loops (memcpy, strlen,
+ *   the number formatting printf does) are single ones: hinting every loop had a hello compile
+ *   six of them with TurboFan, and the first TurboFan compile in a process costs about 4 MiB of
+ *   peak memory, which a program that never needs TurboFan should not pay. A program whose work
+ *   is a single loop in `main` runs at baseline speed, as under `baseline`.
  * - A function that calls itself is entered again and again, so it tiers up anyway, and TurboFan
  *   inlines the recursion only with the feedback baseline code collects: measured on fib(42), a
  *   recursion clang turns partly into a loop, up front it ran 1.7x slower.
- * - Large looping functions (printf's formatter, malloc) stay at baseline because TurboFan takes
- *   tens of milliseconds over them, which a short program would pay at start.
+ * - Large functions (printf's formatter, malloc) stay at baseline because TurboFan takes tens of
+ *   milliseconds over them, which a short program would pay at start.
  *
  * A module this reader cannot follow, or that carries hints of its own, is returned unchanged.
  */
@@ -53,6 +59,7 @@ export const DEFAULT_MAX_OPTIMIZED_BODY_BYTES = 4096;
 const SHAPE_READ = 1;
 const SHAPE_HAS_LOOP = 2;
 const SHAPE_CALLS_ITSELF = 4;
+const SHAPE_NESTED_LOOP = 8;
 
 export interface FunctionShape {
   bodyBytes: number;
@@ -60,7 +67,7 @@ export interface FunctionShape {
    * What its instructions say; undefined when the body was not read (longer than asked for) or
    * holds an instruction this reader does not know.
    */
-  body: { hasLoop: boolean; callsItself: boolean } | undefined;
+  body: { hasLoop: boolean; nestedLoop: boolean; callsItself: boolean } | undefined;
 }
 
 /**
@@ -97,8 +104,18 @@ interface BodyScanExports {
 
 /** body-scan.c, instantiated over a copy of `guest`; one call reads one body. */
 function bodyScanner(guest: Uint8Array): (start: number, end: number, ownIndex: number) => FunctionShape['body'] {
-  const module = new wasm.Module(Buffer.from(BODY_SCAN_WASM_BASE64, 'base64'));
-  const scan = new wasm.Instance(module, {}).exports as unknown as BodyScanExports;
+  // V8 would move body_shape to TurboFan after a few dozen bodies: 11-16 ms of a background
+  // thread and 3 MiB of peak memory, for a function whose work is nearly done by then. A budget
+  // it never spends keeps it on Liftoff; V8 gives each instance its budget when instantiated.
+  const v8 = process.getBuiltinModule('node:v8');
+  let scan: BodyScanExports;
+  v8.setFlagsFromString(`--wasm-tiering-budget=${NEVER_SPENT_TIERING_BUDGET}`);
+  try {
+    const module = new wasm.Module(Buffer.from(BODY_SCAN_WASM_BASE64, 'base64'));
+    scan = new wasm.Instance(module, {}).exports as unknown as BodyScanExports;
+  } finally {
+    v8.setFlagsFromString(`--wasm-tiering-budget=${V8_DEFAULT_WASM_TIERING_BUDGET}`);
+  }
   const at = scan.guest_at();
   // Room for the guest and for the few bytes a malformed body's last immediate reads past it.
   const needed = at + guest.length + 64;
@@ -114,11 +131,22 @@ function bodyScanner(guest: Uint8Array): (start: number, end: number, ownIndex: 
       throw e;
     }
     if ((shape & SHAPE_READ) === 0) return undefined;
-    return { hasLoop: (shape & SHAPE_HAS_LOOP) !== 0, callsItself: (shape & SHAPE_CALLS_ITSELF) !== 0 };
+    return {
+      hasLoop: (shape & SHAPE_HAS_LOOP) !== 0,
+      nestedLoop: (shape & SHAPE_NESTED_LOOP) !== 0,
+      callsItself: (shape & SHAPE_CALLS_ITSELF) !== 0,
+    };
   };
 }
 
 const PAGE_BYTES = 65536;
+
+/**
+ * V8's default `--wasm-tiering-budget` in the pinned Node, which the guest gets back after the
+ * scanner is instantiated (the unit tests check it against `node --v8-options`).
+ */
+export const V8_DEFAULT_WASM_TIERING_BUDGET = 13_000_000;
+const NEVER_SPENT_TIERING_BUDGET = 2_000_000_000;
 
 /** The module with a hints section before its code section, or the module unchanged. */
 export function withCompileHints(bytes: Uint8Array, maxBodyBytes = DEFAULT_MAX_OPTIMIZED_BODY_BYTES): Uint8Array {
@@ -128,7 +156,7 @@ export function withCompileHints(bytes: Uint8Array, maxBodyBytes = DEFAULT_MAX_O
     if (code === undefined) return bytes;
     if (all.some((s) => s.id === SECTION_CUSTOM && customSectionName(bytes, s) === HINTS_SECTION)) return bytes;
     const hints = functionShapes(bytes, maxBodyBytes).map((f) =>
-      f.body?.hasLoop === true && !f.body.callsItself ? HINT_OPTIMIZED_ON_FIRST_CALL : HINT_DEFAULT,
+      f.body?.nestedLoop === true && !f.body.callsItself ? HINT_OPTIMIZED_ON_FIRST_CALL : HINT_DEFAULT,
     );
     if (!hints.includes(HINT_OPTIMIZED_ON_FIRST_CALL)) return bytes;
     const name = [...Buffer.from(HINTS_SECTION)];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_OPTIMIZED_BODY_BYTES, functionShapes, withCompileHints } from '../../src/wasm/compile-hints.js';
+import { DEFAULT_MAX_OPTIMIZED_BODY_BYTES, functionShapes, V8_DEFAULT_WASM_TIERING_BUDGET, withCompileHints } from '../../src/wasm/compile-hints.js';
 import { customSectionName, encodeU32, sections, SECTION_CODE, SECTION_CUSTOM } from '../../src/wasm/module-bytes.js';
 import { wasm } from '../../src/wasm/wasm-api.js';
 import { custom, module, name, section, vec } from './wasm-module-builder.js';
@@ -28,8 +28,12 @@ const body = (...instructions: number[]) => {
   const b = [0x00, ...instructions, END];
   return [...encodeU32(b.length), ...b];
 };
-/** Counts its argument down to zero and returns it: a loop. */
-const countdown = [0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, END, 0x20, 0];
+/** Counts local 0 down to zero. */
+const countdownLoop = [0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, END];
+/** Counts its argument down to zero in a loop inside a loop, and returns it. */
+const countdown = [0x03, 0x40, ...countdownLoop, END, 0x20, 0];
+/** The same count in two loops one after the other: loops, none inside another. */
+const twoLoops = [...countdownLoop, 0x02, 0x40, ...countdownLoop, END, 0x03, 0x40, 0x02, 0x40, END, END, 0x20, 0];
 /** Returns its argument plus one: no loop. */
 const increment = [0x20, 0, 0x41, 1, 0x6a];
 const callOf = (index: number) => [0x20, 0, 0x10, ...encodeU32(index), 0x1a];
@@ -66,12 +70,27 @@ describe('functionShapes', () => {
   it('tells loops and self-calls apart, numbering functions after the imported ones', () => {
     const bytes = moduleOf([body(...countdown), body(...increment), body(...countdown, ...callOf(3))], { importFunction: true });
     expect(functionShapes(bytes)).toEqual([
-      { bodyBytes: countdown.length + 2, body: { hasLoop: true, callsItself: false } },
-      { bodyBytes: increment.length + 2, body: { hasLoop: false, callsItself: false } },
-      { bodyBytes: countdown.length + callOf(3).length + 2, body: { hasLoop: true, callsItself: true } },
+      { bodyBytes: countdown.length + 2, body: { hasLoop: true, nestedLoop: true, callsItself: false } },
+      { bodyBytes: increment.length + 2, body: { hasLoop: false, nestedLoop: false, callsItself: false } },
+      { bodyBytes: countdown.length + callOf(3).length + 2, body: { hasLoop: true, nestedLoop: true, callsItself: true } },
     ]);
     // The same call from another function is not a self-call.
-    expect(functionShapes(moduleOf([body(...countdown, ...callOf(1)), body(...increment)]))[0]!.body).toEqual({ hasLoop: true, callsItself: false });
+    expect(functionShapes(moduleOf([body(...countdown, ...callOf(1)), body(...increment)]))[0]!.body).toEqual({ hasLoop: true, nestedLoop: true, callsItself: false });
+  });
+
+  it('counts a loop as nested only inside another loop, through blocks between them', () => {
+    const shape = (instructions: number[]) => functionShapes(moduleOf([body(...instructions)]))[0]!.body;
+    expect(shape(twoLoops)).toEqual({ hasLoop: true, nestedLoop: false, callsItself: false });
+    // loop { block { loop { } } }
+    expect(shape([0x03, 0x40, 0x02, 0x40, ...countdownLoop, END, END, 0x20, 0])).toMatchObject({ nestedLoop: true });
+    // if { loop { } } else { loop { } }: one loop in each arm, none inside the other
+    const ifElse = [0x20, 0, 0x04, 0x40, ...countdownLoop, 0x05, ...countdownLoop, END, 0x20, 0];
+    expect(shape(ifElse)).toMatchObject({ hasLoop: true, nestedLoop: false });
+    // try_table { loop { } } closes before the next loop
+    expect(shape([0x1f, 0x40, 0x00, ...countdownLoop, END, ...countdownLoop, 0x20, 0])).toMatchObject({ nestedLoop: false });
+    // nesting deeper than the reader tracks: unread
+    const deep = 2000;
+    expect(shape([...Array.from({ length: deep }, () => [0x02, 0x40]).flat(), ...Array<number>(deep).fill(END), 0x20, 0])).toBeUndefined();
   });
 
   it('leaves unread what it does not know or was asked not to read', () => {
@@ -93,27 +112,32 @@ describe('withCompileHints', () => {
 
   it('returns the module unchanged when there is nothing to hint or it cannot be followed', () => {
     const noLoop = moduleOf([body(...increment)]);
+    const singleLoops = moduleOf([body(...twoLoops)]);
     const recursive = moduleOf([body(...countdown, ...callOf(0))]);
     const long = moduleOf([body(...countdown, ...Array<number>(DEFAULT_MAX_OPTIMIZED_BODY_BYTES).fill(0x01))]);
     const unknownOpcode = moduleOf([body(...countdown, 0xfb, 0x00, 0x00)]);
     const ownHints = moduleOf([body(...countdown)], { before: [custom('compilationHints', [1, 0x00])] });
     const loop = moduleOf([body(...countdown)]);
     const truncated = loop.subarray(0, loop.length - 3);
-    for (const bytes of [noLoop, recursive, long, unknownOpcode, ownHints, truncated, module(typeSection)]) {
+    for (const bytes of [noLoop, singleLoops, recursive, long, unknownOpcode, ownHints, truncated, module(typeSection)]) {
       expect(withCompileHints(bytes)).toBe(bytes);
     }
     expect(hintsOf(withCompileHints(long, DEFAULT_MAX_OPTIMIZED_BODY_BYTES + 100))).toEqual([OPTIMIZED_ON_FIRST_CALL]);
   });
 
-  it('on the fixtures, hints the looping programs and not the recursive fib', () => {
+  it('on the fixtures, hints the programs\' nested loops, and nothing in hello or the recursive fib', () => {
     const fixture = (f: string) => new Uint8Array(readFileSync(join(fixtures, f)));
-    for (const f of ['hello.wasm', 'nbody.wasm', 'spectralnorm.wasm', 'mandelbrot.wasm', 'fannkuch.wasm', 'fib.wasm']) {
+    for (const f of ['hello.wasm', 'sleep.wasm', 'fib.wasm']) {
+      const bytes = fixture(f);
+      expect(withCompileHints(bytes), f).toBe(bytes);
+    }
+    for (const f of ['nbody.wasm', 'spectralnorm.wasm', 'mandelbrot.wasm', 'fannkuch.wasm']) {
       const bytes = fixture(f);
       const shapes = functionShapes(bytes);
       const hints = hintsOf(withCompileHints(bytes))!;
       expect(hints, f).toHaveLength(shapes.length);
       shapes.forEach((s, i) => {
-        const wanted = s.body?.hasLoop === true && !s.body.callsItself && s.bodyBytes <= DEFAULT_MAX_OPTIMIZED_BODY_BYTES;
+        const wanted = s.body?.nestedLoop === true && !s.body.callsItself && s.bodyBytes <= DEFAULT_MAX_OPTIMIZED_BODY_BYTES;
         expect(hints[i], `${f} function ${i}`).toBe(wanted ? OPTIMIZED_ON_FIRST_CALL : 0x00);
       });
       expect(new wasm.Module(withCompileHints(bytes)), f).toBeDefined();
@@ -149,6 +173,14 @@ describe('withCompileHints', () => {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the tiering budget the scanner sets aside', () => {
+  it('is given back as the pinned Node\'s default', () => {
+    const options = spawnSync(node, ['--v8-options'], { encoding: 'utf8' }).stdout;
+    const match = /--wasm-tiering-budget \(.*\n\s+type: int\s+default: --wasm-tiering-budget=(\d+)/.exec(options);
+    expect(match?.[1]).toBe(String(V8_DEFAULT_WASM_TIERING_BUDGET));
   });
 });
 

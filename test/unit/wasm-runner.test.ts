@@ -52,6 +52,8 @@ interface RunOptions {
   root?: string;
   settings?: Partial<RunnerSettings>;
   runnerEnv?: Record<string, string>;
+  /** Options for node itself, before the runner. */
+  nodeArgs?: string[];
 }
 
 /** Runs `fixture` through the runner: `node runner.mjs settings.json`. */
@@ -65,7 +67,7 @@ function run(fixture: string, opts: RunOptions = {}): Promise<Run> {
   writeFileSync(settingsFile, JSON.stringify(settings));
   const started = performance.now();
   return new Promise((done, fail) => {
-    const child = spawn(node, [runner, settingsFile], {
+    const child = spawn(node, [...(opts.nodeArgs ?? []), runner, settingsFile], {
       env: opts.runnerEnv ?? { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -111,6 +113,23 @@ describe('runner: running guests', () => {
         expect(other.stdout.toString()).toBe(baseline.stdout.toString());
       }
     }
+  });
+
+  it('under auto, has TurboFan compile nested loops on first call and still tiers the rest up', async () => {
+    // V8's trace lines go to stdout with the guest's.
+    const compiledBy = (stdout: Buffer) => new Set([...stdout.toString().matchAll(/Compiled function \S+#(\d+) using (\w+)/g)].map((m) => `${m[1]} ${m[2]}`));
+    const trace = ['--trace-wasm-compilation-times'];
+    const nbody = compiledBy((await run('nbody.wasm', { args: ['1000'], nodeArgs: trace })).stdout);
+    const nbodyBaseline = compiledBy((await run('nbody.wasm', { args: ['1000'], nodeArgs: trace, settings: { compile: 'baseline' } })).stdout);
+    // Some function goes straight to TurboFan under auto, never compiled by Liftoff first.
+    const upFront = [...nbody].filter((c) => c.endsWith(' TurboFan') && !nbody.has(c.replace('TurboFan', 'Liftoff')));
+    expect(upFront.length).toBeGreaterThan(0);
+    expect([...nbodyBaseline].filter((c) => c.endsWith(' TurboFan') && !nbodyBaseline.has(c.replace('TurboFan', 'Liftoff')))).toEqual([]);
+    // fib's recursion is not hinted: it starts on Liftoff and V8 still moves it to TurboFan once
+    // it has run enough, the scanner's own tiering budget notwithstanding.
+    const fib = [...compiledBy((await run('fib.wasm', { args: ['30'], nodeArgs: trace })).stdout)];
+    const tieredUp = fib.filter((c) => c.endsWith(' TurboFan') && fib.includes(c.replace('TurboFan', 'Liftoff')));
+    expect(tieredUp.length).toBeGreaterThan(0);
   });
 
   it('refuses settings with an unknown compile choice', async () => {

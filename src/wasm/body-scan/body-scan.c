@@ -1,18 +1,19 @@
-// Reads one WebAssembly function body and tells whether it has a loop and calls itself. Built to
-// wasm32 (build.sh beside this file) and run by the runner on the guest's bytes before they are
-// compiled (src/wasm/compile-hints.ts): the runner runs this at every container start, before
-// V8 has optimised any of its JavaScript, and a JavaScript reader took 4-10 ms over a hello's
-// 28 KB where this takes well under one.
+// Reads one WebAssembly function body and tells whether it has a loop, a loop inside a loop, and
+// whether it calls itself. Built to wasm32 (build.sh beside this file) and run by the runner on
+// the guest's bytes before they are compiled (src/wasm/compile-hints.ts): the runner runs this at
+// every container start, before V8 has optimised any of its JavaScript, and a JavaScript reader
+// took 4-10 ms over a hello's 28 KB where this takes well under one.
 //
 // The host copies the guest module into this module's memory at guest_at() and calls
 // body_shape(start, end, own_index) for each body it wants read: [start, end) is the body (its
-// locals first) as offsets into the guest module, own_index the function's index. The answer is a set of SHAPE_* bits, or 0 when the
-// body holds an instruction this reader does not know or its immediates run past its end.
+// locals first) as offsets into the guest module, own_index the function's index. The answer is
+// a set of SHAPE_* bits, or 0 when the body holds an instruction this reader does not know, nests
+// deeper than it keeps track of, or its immediates run past its end.
 
 typedef unsigned int u32;
 typedef unsigned char u8;
 
-enum { SHAPE_READ = 1, SHAPE_HAS_LOOP = 2, SHAPE_CALLS_ITSELF = 4 };
+enum { SHAPE_READ = 1, SHAPE_HAS_LOOP = 2, SHAPE_CALLS_ITSELF = 4, SHAPE_NESTED_LOOP = 8 };
 
 // How an instruction's immediates are laid out, by opcode. UNKNOWN is 0, so every opcode the
 // table leaves out (0xfb, GC, and anything newer) is one this reader does not know.
@@ -21,7 +22,12 @@ enum {
   FOUR_BYTES, EIGHT_BYTES, PREFIX_MISC, PREFIX_SIMD, PREFIX_ATOMIC,
 };
 
-enum { OP_LOOP = 0x03, OP_CALL = 0x10, OP_RETURN_CALL = 0x12 };
+enum { OP_LOOP = 0x03, OP_END = 0x0b, OP_CALL = 0x10, OP_RETURN_CALL = 0x12, OP_DELEGATE = 0x18, OP_TRY_TABLE = 0x1f };
+
+// Deeper nesting than this makes a body unreadable; clang's deepest in the fixtures is far less.
+enum { MAX_NESTING = 1024 };
+// For each open block, whether it is a loop.
+static u8 open_is_loop[MAX_NESTING];
 
 static const u8 layout[256] = {
     [0x00] = NONE, [0x01] = NONE,                                    // unreachable, nop
@@ -123,7 +129,7 @@ static int skip_atomic(u32 *pos) {
 }
 
 __attribute__((export_name("body_shape"))) u32 body_shape(u32 start, u32 end, u32 own_index) {
-  u32 pos = start, shape = SHAPE_READ;
+  u32 pos = start, shape = SHAPE_READ, open = 0, open_loops = 0;
   for (u32 groups = read_u32(&pos); groups > 0 && pos < end; groups--) {
     skip_leb(&pos);
     skip_val_type(&pos);
@@ -132,12 +138,17 @@ __attribute__((export_name("body_shape"))) u32 body_shape(u32 start, u32 end, u3
     u8 op = bytes[pos++];
     switch (layout[op]) {
     case NONE:
+      // end closes a block or, with none open, the body.
+      if (op == OP_END && open > 0) open_loops -= open_is_loop[--open];
       break;
     case BLOCK_TYPE:
-      if (op == OP_LOOP) shape |= SHAPE_HAS_LOOP;
+      if (open == MAX_NESTING) return 0;
+      if (op == OP_LOOP) shape |= open_loops > 0 ? SHAPE_HAS_LOOP | SHAPE_NESTED_LOOP : SHAPE_HAS_LOOP;
+      open_loops += open_is_loop[open++] = op == OP_LOOP;
       skip_block_type(&pos);
       break;
     case ONE_LEB:
+      if (op == OP_DELEGATE && open > 0) open_loops -= open_is_loop[--open]; // closes its try
       if (op == OP_CALL || op == OP_RETURN_CALL) {
         if (read_u32(&pos) == own_index) shape |= SHAPE_CALLS_ITSELF;
       } else {
@@ -158,6 +169,8 @@ __attribute__((export_name("body_shape"))) u32 body_shape(u32 start, u32 end, u3
       for (u32 types = read_u32(&pos); types > 0 && pos < end; types--) skip_val_type(&pos);
       break;
     case TRY_TABLE:
+      if (open == MAX_NESTING) return 0;
+      open_is_loop[open++] = 0;
       skip_block_type(&pos);
       for (u32 clauses = read_u32(&pos); clauses > 0 && pos < end; clauses--) {
         u8 kind = bytes[pos++];
