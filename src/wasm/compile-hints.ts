@@ -36,6 +36,7 @@ import {
   SECTION_IMPORT,
   sections,
   Unreadable,
+  type Section,
 } from './module-bytes.js';
 import { BODY_SCAN_WASM_BASE64 } from './body-scan/body-scan-wasm.js';
 import { wasm, type WasmMemory } from './wasm-api.js';
@@ -79,7 +80,10 @@ export interface FunctionShape {
 export function functionShapes(bytes: Uint8Array, readUpToBytes = Infinity): FunctionShape[] {
   const all = sections(bytes);
   const code = all.find((s) => s.id === SECTION_CODE);
-  if (code === undefined) return [];
+  return code === undefined ? [] : shapesOf(bytes, all, code, readUpToBytes);
+}
+
+function shapesOf(bytes: Uint8Array, all: readonly Section[], code: Section, readUpToBytes: number): FunctionShape[] {
   const imports = all.find((s) => s.id === SECTION_IMPORT);
   // Defined functions are numbered after the imported ones.
   const firstIndex = imports === undefined ? 0 : readImports(bytes, imports).filter((i) => i.kind === IMPORT_FUNCTION).length;
@@ -155,7 +159,7 @@ export function withCompileHints(bytes: Uint8Array, maxBodyBytes = DEFAULT_MAX_O
     const code = all.find((s) => s.id === SECTION_CODE);
     if (code === undefined) return bytes;
     if (all.some((s) => s.id === SECTION_CUSTOM && customSectionName(bytes, s) === HINTS_SECTION)) return bytes;
-    const hints = functionShapes(bytes, maxBodyBytes).map((f) =>
+    const hints = shapesOf(bytes, all, code, maxBodyBytes).map((f) =>
       f.body?.nestedLoop === true && !f.body.callsItself ? HINT_OPTIMIZED_ON_FIRST_CALL : HINT_DEFAULT,
     );
     if (!hints.includes(HINT_OPTIMIZED_ON_FIRST_CALL)) return bytes;

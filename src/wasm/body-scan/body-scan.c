@@ -24,7 +24,7 @@ enum {
 
 enum { OP_LOOP = 0x03, OP_END = 0x0b, OP_CALL = 0x10, OP_RETURN_CALL = 0x12, OP_DELEGATE = 0x18, OP_TRY_TABLE = 0x1f };
 
-// Deeper nesting than this makes a body unreadable; clang's deepest in the fixtures is far less.
+// Blocks open at once, at most; a body that nests deeper is unreadable.
 enum { MAX_NESTING = 1024 };
 // For each open block, whether it is a loop.
 static u8 open_is_loop[MAX_NESTING];
