@@ -5,10 +5,9 @@ import { imageRootPath, layoutDir, LayoutFile, readBundleSpec } from './bundle.j
 import { mountRootfs, unmountAll, type RootfsMount } from './rootfs.js';
 import { lookupEntrypoint, resolveInRoot, DEFAULT_PATH } from './resolve-in-root.js';
 import { classifyFile, type WorkloadKind } from './workload.js';
-import { materialiseWasmLayers } from './wasm-artifact.js';
 import { deriveRunnerSettings, deriveWasmSpec, INIT_SETTINGS, runnerCommand } from './derive-spec.js';
 import { findRunnerFiles } from './runner-files.js';
-import { prepareComponent, type PreparedComponent } from './component-cache.js';
+import type { PreparedComponent } from './component-cache.js';
 import { ProcessStdio, type StdioPaths } from './stdio.js';
 import { RuncRun, runcForceDelete, runcKill, runcPause, runcResume, runcRootForBundle, usesSystemdCgroup, type RuncContext } from './runc.js';
 import { specEnvValue, type OciProcess, type OciSpec } from './spec.js';
@@ -108,8 +107,9 @@ export class Container {
         // The Node runtime needs its floor before the guest gets any memory at all.
         checkMemoryLimit(spec.linux?.resources?.memory?.limit);
         // A component is transpiled (or found in the node's cache) now, so that an invalid one is
-        // a Create error that ctr shows.
-        const component = workload.kind === 'wasm-component' ? await prepareComponent(path.join(imageRoot, entrypoint), args[0]!) : undefined;
+        // a Create error that ctr shows. That module (and node:crypto with it) is loaded only
+        // for components, as the artifact form's below: a daemon serving core modules never does.
+        const component = workload.kind === 'wasm-component' ? await (await import('./component-cache.js')).prepareComponent(path.join(imageRoot, entrypoint), args[0]!) : undefined;
         await writeWasmBundle(layout, spec, imageRoot, entrypoint, component);
         runcBundle = layout;
       }
@@ -301,7 +301,7 @@ function parseProcess(json: Uint8Array): OciProcess {
 async function entrypointFromWasmLayers(notFound: unknown, options: CreateContainerOptions, imageRoot: string, arg0: string): Promise<string | undefined> {
   if (!(notFound instanceof ContainerError) || notFound.kind !== 'not-found') return undefined;
   if (options.containerdAddress === undefined || options.rootfs.length === 0) return undefined;
-  const { containerdImageSource } = await import('../containerd/image-source.js');
+  const [{ containerdImageSource }, { materialiseWasmLayers }] = await Promise.all([import('../containerd/image-source.js'), import('./wasm-artifact.js')]);
   const source = containerdImageSource(options.containerdAddress, options.namespace);
   try {
     return await materialiseWasmLayers(source, options.id, imageRoot, arg0);

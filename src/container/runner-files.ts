@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sha256Hex } from '../hash/sha256.js';
 import { run } from './exec.js';
 import { ContainerError } from './errors.js';
 
@@ -74,7 +74,7 @@ interface CachedLibraries {
 
 async function linkedLibraries(node: string): Promise<{ loader: string; libraries: Map<string, string> }> {
   const stat = fs.statSync(node);
-  const cacheFile = path.join(LIBRARY_CACHE_DIR, `libraries-${createHash('sha256').update(node).digest('hex').slice(0, 16)}.json`);
+  const cacheFile = path.join(LIBRARY_CACHE_DIR, `libraries-${sha256Hex(node).slice(0, 16)}.json`);
   try {
     const cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as CachedLibraries;
     const files = [cached.loader, ...cached.libraries.map(([, file]) => file)];

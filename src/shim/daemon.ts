@@ -5,6 +5,7 @@ import { clearJoinMarker, JOIN_MARKER_TTL_MS, pendingJoins } from './join-marker
 import { withSocketLock } from './socket-lock.js';
 import { withoutUnixScheme } from './socket-address.js';
 import type { ClaimedSocket } from './start.js';
+import { QuietCompaction } from './quiet-compaction.js';
 import { TaskManager } from './task-manager.js';
 import { registerTaskService } from './task-service.js';
 import type { ShimInvocation } from './flags.js';
@@ -49,8 +50,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     },
   };
   const tasks = new TaskManager(runtimes, events, log);
+  const compaction = new QuietCompaction();
   const ttrpc = new TtrpcServer({
     onError: (err, info) => log.error({ err: (err as Error)?.message, ...info }, 'request failed'),
+    onRequest: () => compaction.activity(),
   });
 
   let exiting = false;
@@ -60,6 +63,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     if (exiting) return;
     exiting = true;
     clearTimeout(recheck);
+    compaction.stop();
     log.info({ reason }, 'shim daemon exiting');
     if (!socketClosed) {
       socketClosed = true;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash/sha256.js';
 
 /** Where shim sockets live; the name hashes containerd's address, so private instances never collide. */
 export const SOCKET_DIR = '/run/containerd/s';
@@ -7,7 +7,7 @@ export const SOCKET_DIR = '/run/containerd/s';
 const MAX_SOCKET_PATH = 106;
 
 export function shimSocketPath(containerdAddress: string, namespace: string, groupKey: string): string {
-  const hash = createHash('sha256').update(`${containerdAddress}/${namespace}/${groupKey}`).digest('hex');
+  const hash = sha256Hex(`${containerdAddress}/${namespace}/${groupKey}`);
   const socketPath = `${SOCKET_DIR}/${hash}`;
   if (socketPath.length > MAX_SOCKET_PATH) throw new Error(`shim socket path too long: ${socketPath}`);
   return socketPath;

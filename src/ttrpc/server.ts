@@ -25,6 +25,8 @@ export type UnaryHandler = (payload: Uint8Array, ctx: CallContext) => Promise<Ui
 export interface TtrpcServerOptions {
   /** Called for handler failures that are not a TtrpcError (answered as UNKNOWN). */
   onError?: (err: unknown, info: { service?: string; method?: string }) => void;
+  /** Called as each request arrives, before its handler runs. */
+  onRequest?: () => void;
 }
 
 export class TtrpcServer {
@@ -36,9 +38,10 @@ export class TtrpcServer {
   private readonly dispatcher: Dispatcher;
 
   constructor(options: TtrpcServerOptions = {}) {
-    const onError = options.onError;
+    const { onError, onRequest } = options;
     this.dispatcher = {
       resolve: (service, method) => {
+        onRequest?.();
         const methods = this.services.get(service);
         if (methods === undefined) return new TtrpcError(Code.UNIMPLEMENTED, `service ${service}`);
         return methods.get(method) ?? new TtrpcError(Code.UNIMPLEMENTED, `method ${method}`);
