@@ -84,13 +84,18 @@ it(`leaves nothing behind after ${CYCLES} cycles through one daemon, whose memor
 
   // Warm up: let V8 and the daemon's caches settle before measuring.
   await cycles(pod, 40);
+  // As below: containerd's connections of the last tasks close a moment after ctr exits.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
   const fdsBefore = openDescriptors(daemon).length;
   const rssBefore = anonymousKiB(daemon);
   await cycles(pod, CYCLES - 40);
   expect(daemonPid(pod)).toBe(daemon);
+  // ctr exits once the task is deleted, while containerd may still be closing its connection to
+  // the daemon for that task: a socket that closes within seconds is not a leak.
+  await waitFor(() => openDescriptors(daemon).length <= fdsBefore, 10_000).catch(() => undefined);
   const fdsAfter = openDescriptors(daemon);
   const rssAfter = anonymousKiB(daemon);
-  expect(fdsAfter.length, fdsAfter.join('\n')).toBe(fdsBefore);
+  expect(fdsAfter.length, fdsAfter.join('\n')).toBeLessThanOrEqual(fdsBefore);
   // Flat: 160 more containers may not grow the daemon's heaps by more than V8 itself does. Heap
   // snapshots taken 400 cycles apart showed only JIT code growing (about 0.4 KiB a cycle), while
   // V8 resizes its young generation in steps of a few MiB; a leak of per-container state (buffers,
