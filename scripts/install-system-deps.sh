@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks for the system tools nodewasm needs and installs the missing ones with apt-get.
 #
-#   scripts/install-system-deps.sh [--fixtures] [--check] [--dry-run]
+#   scripts/install-system-deps.sh [--fixtures] [--bench] [--check] [--dry-run]
 #
 #   (default)    containerd, ctr, containerd-shim-runc-v2, runc, tini-static, a C compiler and
 #                static libc for the shim's per-process supervisor, and for the CRI end-to-end
@@ -9,6 +9,8 @@
 #                a registry (docker-registry, run privately on loopback)
 #   --fixtures   also what rebuilds the wasm test fixtures: clang, wasm-ld, wasi-libc,
 #                the wasm32 compiler runtime, wat2wasm
+#   --bench      also what npm run bench needs beyond the default: clang, which builds the compute
+#                programs natively with the wasm's own compiler for their second peer
 #   --check      only report; exit 1 if something is missing
 #   --dry-run    print the apt-get commands instead of running them
 #
@@ -21,14 +23,16 @@
 set -eu
 
 fixtures=0
+bench=0
 check_only=0
 dry_run=0
 for arg in "$@"; do
   case "$arg" in
     --fixtures) fixtures=1 ;;
+    --bench) bench=1 ;;
     --check) check_only=1 ;;
     --dry-run) dry_run=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-system-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -71,8 +75,10 @@ need docker-registry docker-registry test -x /usr/bin/docker-registry
 # npm run build compiles the per-process supervisor (src/reaper/reaper.c) statically.
 need gcc cc command -v cc
 need libc6-dev libc.a have_glob /usr/lib/x86_64-linux-gnu/libc.a /usr/lib/*-linux-gnu/libc.a
-if [ "$fixtures" = 1 ]; then
+if [ "$fixtures" = 1 ] || [ "$bench" = 1 ]; then
   need clang clang command -v clang
+fi
+if [ "$fixtures" = 1 ]; then
   need lld wasm-ld command -v wasm-ld
   need wasi-libc wasi-libc have_glob /usr/lib/wasm32-wasi/libc.a /usr/lib/wasm32-wasi/*/libc.a
   need libclang-rt-14-dev-wasm32 libclang_rt.builtins-wasm32 \
