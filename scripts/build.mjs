@@ -26,9 +26,18 @@ for (const file of fs.readdirSync('dist')) {
   if (/^shim-[A-Z0-9]+\.mjs(\.map)?$/i.test(file)) fs.rmSync(`dist/${file}`);
 }
 
+/** pino's file destination and worker-thread transports, which the shim never uses (see the stub). */
+const withoutPinoStreams = {
+  name: 'without-pino-streams',
+  setup(b) {
+    b.onResolve({ filter: /^(sonic-boom|thread-stream)$/ }, () => ({ path: new URL('../src/shim/pino-unused-stream.cjs', import.meta.url).pathname }));
+  },
+};
+
 await Promise.all([
   build({
     ...common,
+    plugins: [withoutPinoStreams],
     entryPoints: { shim: 'src/shim/main.ts' },
     outdir: 'dist',
     outExtension: { '.js': '.mjs' },

@@ -72,5 +72,5 @@ export class BundleLogs {
 }
 
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return pino({ level: 'silent' }, { write: () => undefined });
 }
