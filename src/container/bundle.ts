@@ -22,6 +22,8 @@ export const LayoutFile = {
   execPid: (execId: string) => `exec-${execId}.pid`,
   execLog: (execId: string) => `exec-${execId}.runc.log`,
   execSettings: (execId: string) => `exec-${execId}.json`,
+  /** An exec'd component's transpiled code, beside its settings (see Container.exec). */
+  execComponent: (execId: string) => `exec-${execId}.component`,
 } as const;
 
 export function readBundleSpec(bundle: string): OciSpec {

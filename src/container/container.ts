@@ -5,7 +5,7 @@ import { imageRootPath, layoutDir, LayoutFile, readBundleSpec } from './bundle.j
 import { mountRootfs, unmountAll, type RootfsMount } from './rootfs.js';
 import { lookupEntrypoint, resolveInRoot, DEFAULT_PATH } from './resolve-in-root.js';
 import { classifyFile, type WorkloadKind } from './workload.js';
-import { deriveRunnerSettings, deriveWasmSpec, INIT_SETTINGS, runnerCommand } from './derive-spec.js';
+import { deriveRunnerSettings, deriveWasmSpec, INIT_SETTINGS, runnerCommand, settingsPathInContainer } from './derive-spec.js';
 import { findRunnerFiles } from './runner-files.js';
 import type { PreparedComponent } from './component-cache.js';
 import { ProcessStdio, type StdioPaths } from './stdio.js';
@@ -238,19 +238,36 @@ export class Container {
     if (workload.kind === 'native') {
       throw new ContainerError('invalid', `exec "${arg0}": a native program cannot run in a WebAssembly container; exec a .wasm module`);
     }
-    if (workload.kind === 'wasm-component') {
-      // Only the init's component is mounted; a mount cannot be added to a running container.
-      throw new ContainerError('unsupported', `exec "${arg0}": exec of a WebAssembly component is not supported; exec a core module`);
-    }
+    const settingsDir = path.join(layout, LayoutFile.settings);
     const settingsName = LayoutFile.execSettings(execId);
-    const settingsFile = path.join(layout, LayoutFile.settings, settingsName);
-    fs.writeFileSync(settingsFile, JSON.stringify(deriveRunnerSettings({ userSpec: this.spec, process: requested, kind: 'module', entrypoint })), { mode: 0o644 });
-    // The exec keeps the requested user, capabilities and limits; only what runs changes.
-    const runnerProcess: OciProcess = { ...requested, terminal: false, args: runnerCommand(settingsName), env: [], cwd: '/' };
+    const files = [path.join(settingsDir, settingsName)];
     try {
-      return await ExecProcess.prepare({ execId, containerId: this.id, namespace: this.namespace, layout, runcContext: this.runcContext, process: runnerProcess, stdio: options.stdio, extraFiles: [settingsFile] });
+      let component: { world: PreparedComponent['world']; dir: string } | undefined;
+      if (workload.kind === 'wasm-component') {
+        // A mount cannot be added to a running container, but the settings folder is a bind mount
+        // of a host folder, so what is written there now appears inside: the exec's transpiled
+        // code (from the node's cache, transpiled now if it is not there yet) goes beside its
+        // settings, read-only for the runner like them.
+        const prepared = await (await import('./component-cache.js')).prepareComponent(path.join(this.imageRoot, entrypoint), arg0);
+        const codeName = LayoutFile.execComponent(execId);
+        files.push(path.join(settingsDir, codeName));
+        fs.cpSync(prepared.dir, files[1]!, { recursive: true });
+        component = { world: prepared.world, dir: settingsPathInContainer(codeName) };
+      }
+      const settings = deriveRunnerSettings({
+        userSpec: this.spec,
+        process: requested,
+        kind: component ? 'component' : 'module',
+        entrypoint,
+        componentWorld: component?.world,
+        componentDir: component?.dir,
+      });
+      fs.writeFileSync(files[0]!, JSON.stringify(settings), { mode: 0o644 });
+      // The exec keeps the requested user, capabilities and limits; only what runs changes.
+      const runnerProcess: OciProcess = { ...requested, terminal: false, args: runnerCommand(settingsName), env: [], cwd: '/' };
+      return await ExecProcess.prepare({ execId, containerId: this.id, namespace: this.namespace, layout, runcContext: this.runcContext, process: runnerProcess, stdio: options.stdio, extraFiles: files });
     } catch (err) {
-      fs.rmSync(settingsFile, { force: true });
+      for (const file of files) fs.rmSync(file, { recursive: true, force: true });
       throw err;
     }
   }

@@ -126,8 +126,10 @@ export interface RunnerSettingsInputs {
   kind: RunnerSettings['kind'];
   /** The entrypoint's resolved guest path. */
   entrypoint: string;
-  /** For a component: the world its transpiled code (mounted at WasmLayout.component) runs. */
+  /** For a component: the world its transpiled code runs. */
   componentWorld?: ComponentSettings['world'];
+  /** Where the runner finds that code; the init's is mounted at WasmLayout.component. */
+  componentDir?: string;
 }
 
 /**
@@ -151,7 +153,7 @@ export function deriveRunnerSettings(inputs: RunnerSettingsInputs): RunnerSettin
   const compile = compileFromEnv(env);
   if (compile !== 'auto') settings.compile = compile;
   if (memoryLimit !== undefined && memoryLimit > 0) settings.memoryLimitBytes = memoryLimit;
-  if (inputs.componentWorld !== undefined) settings.component = { dir: WasmLayout.component, world: inputs.componentWorld };
+  if (inputs.componentWorld !== undefined) settings.component = { dir: inputs.componentDir ?? WasmLayout.component, world: inputs.componentWorld };
   if (inputs.componentWorld === 'http') settings.http = httpSettingsFromEnv(env);
   return settings;
 }

@@ -26,7 +26,7 @@ export class ExecProcess {
     private readonly layout: string,
     private readonly runcContext: RuncContext,
     private readonly stdio: ProcessStdio,
-    /** Files written for this exec besides the process file (the runner's settings). */
+    /** Files and folders written for this exec besides the process file (the runner's settings). */
     private readonly extraFiles: string[],
   ) {}
 
@@ -81,7 +81,7 @@ export class ExecProcess {
     this.destroyed = true;
     await this.stdio.close();
     const files = [LayoutFile.execProcess(this.execId), LayoutFile.execPid(this.execId), LayoutFile.execLog(this.execId)];
-    for (const file of [...files.map((f) => path.join(this.layout, f)), ...this.extraFiles]) fs.rmSync(file, { force: true });
+    for (const file of [...files.map((f) => path.join(this.layout, f)), ...this.extraFiles]) fs.rmSync(file, { recursive: true, force: true });
   }
 }
 

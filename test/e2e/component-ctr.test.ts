@@ -125,6 +125,7 @@ describe('ctr run of a wasi:cli/run component', () => {
     expect(r.stderr).toMatch(/entrypoint "\/invalid\.wasm" is not a valid WebAssembly component/);
     await expectNothingLeft();
   });
+
 });
 
 describe('a detached component', () => {
@@ -141,6 +142,33 @@ describe('a detached component', () => {
     await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
     const removed = await pc.ctr(['task', 'rm', id]);
     expect(removed.stderr).toContain('exit code 143');
+    expect((await pc.ctr(['containers', 'rm', id])).code).toBe(0);
+    await expectNothingLeft();
+  });
+  it('runs components exec\'d into it, each with its own transpiled code, removed with the exec', async () => {
+    const id = uniqueId('c-exec');
+    const started = await pc.ctr(['run', '-d', ...RUNTIME, '--platform', 'wasi/wasm', IMAGE, id, '/spin.wasm']);
+    expect(started.code, started.stderr).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'RUNNING');
+    const settingsDir = path.join(pc.state, 'io.containerd.runtime.v2.task', 'default', id, 'nodewasm', 'settings');
+
+    const hello = await pc.ctr(['task', 'exec', '--exec-id', 'hello1', id, '/hello.wasm', 'from exec']);
+    expect(hello.stderr).toBe('');
+    expect(hello.stdout).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=from exec\n');
+    expect(hello.code).toBe(0);
+    const read = await pc.ctr(['task', 'exec', '--exec-id', 'read1', id, '/read_file.wasm', '/notes.txt']);
+    expect(read.stdout).toBe('a file in the image\n');
+    expect((await pc.ctr(['task', 'exec', '--exec-id', 'exit1', id, '/exit_code.wasm', '3'])).code).toBe(1);
+    const invalid = await pc.ctr(['task', 'exec', '--exec-id', 'bad1', id, '/invalid.wasm']);
+    expect(invalid.code).not.toBe(0);
+    expect(invalid.stderr).toMatch(/entrypoint "\/invalid\.wasm" is not a valid WebAssembly component/);
+    // ctr deletes each exec when it ends: its settings and its copy of the code go with it.
+    await waitFor(() => fs.readdirSync(settingsDir).every((name) => !name.startsWith('exec-')));
+    expect((await taskRow(pc, id))?.status).toBe('RUNNING');
+
+    expect((await pc.ctr(['task', 'kill', '-s', 'SIGKILL', id])).code).toBe(0);
+    await waitFor(async () => (await taskRow(pc, id))?.status === 'STOPPED');
+    expect((await pc.ctr(['task', 'rm', id])).code).toBe(0);
     expect((await pc.ctr(['containers', 'rm', id])).code).toBe(0);
     await expectNothingLeft();
   });

@@ -104,6 +104,7 @@ beforeAll(async () => {
       { guestPath: '/sleep.wasm', data: wasmFile('sleep') },
       { guestPath: '/grow_memory.wasm', data: wasmFile('grow_memory') },
       { guestPath: '/http_handler.wasm', data: fs.readFileSync(path.join(repoRoot, 'fixtures', 'components', 'http_handler.component.wasm')) },
+      { guestPath: '/hello_component.wasm', data: fs.readFileSync(path.join(repoRoot, 'fixtures', 'components', 'hello.component.wasm')) },
     ],
     entrypoint: ['/hello.wasm'],
   });
@@ -221,12 +222,16 @@ describe('CRI: the nodewasm runtime handler', () => {
     expect((await containerStatus(cri, sidecar)).state).toBe(ContainerState.RUNNING);
     expect((await shimDaemons(pc.address)).map((d) => d.pid), 'every container of the pod is served by the one daemon').toEqual([daemon.pid]);
 
-    // ExecSync: a wasm command in the wasm container, a native one in the sidecar.
+    // ExecSync: a wasm module and a WASI 0.2 component in the wasm container, a native command in the sidecar.
     const execHello = await cri.runtime('ExecSync', { containerId: server, cmd: ['/hello.wasm', 'exec'], timeout: 30 });
     expect(execHello.exitCode).toBe(0);
     expect(execHello.stdout.toString()).toBe('hello from wasm\nargv[0]=/hello.wasm\nargv[1]=exec\n');
     const execCode = await cri.runtime('ExecSync', { containerId: server, cmd: ['/exit_code.wasm', '5'], timeout: 30 });
     expect(execCode.exitCode).toBe(5);
+    const execComponent = await cri.runtime('ExecSync', { containerId: server, cmd: ['/hello_component.wasm', 'exec'], timeout: 30 });
+    expect(execComponent.stderr.toString()).toBe('');
+    expect(execComponent.stdout.toString()).toBe('hello from wasm\nargv[0]=/hello_component.wasm\nargv[1]=exec\n');
+    expect(execComponent.exitCode).toBe(0);
     const execNative = await cri.runtime('ExecSync', { containerId: sidecar, cmd: ['/hello'], timeout: 30 });
     expect(execNative.exitCode).toBe(7);
     expect(execNative.stdout.toString()).toBe('native exec says hi\n');
