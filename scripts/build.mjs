@@ -53,8 +53,6 @@ const common = {
   minifyWhitespace: true,
   minifySyntax: true,
   plugins: [builtinsWithoutFacades],
-  // For what bundled CommonJS code (pino) still requires by name at run time.
-  banner: { js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);" },
 };
 
 // Chunks of an earlier build would otherwise pile up.
@@ -88,7 +86,6 @@ await Promise.all([
     entryPoints: { runner: 'src/wasm/runner.ts', 'runner-component': 'src/wasm/component/run.ts' },
     outdir: 'dist',
     outExtension: { '.js': '.mjs' },
-    banner: {},
   }),
   build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', outExtension: { '.js': '.mjs' } }),
 ]);
