@@ -64,6 +64,10 @@ export class ProcessStdio {
           fs.closeSync(fd);
           throw err;
         }
+        // The socket closes the fd when it goes: from then on the number may be another file's.
+        this.stdinSource.once('close', () => {
+          this.stdinFd = undefined;
+        });
         this.stdinSource.pause();
       }
       this.spawnStdio = [stdin, stdout, stderr];
@@ -112,13 +116,23 @@ export class ProcessStdio {
     while ((chunk = source.read() as Buffer | null) !== null) target.write(chunk);
     for (const rest of this.drainStdinFifo()) target.write(rest);
     target.end();
-    source.destroy();
+    this.destroyStdinSource();
+  }
+
+  /**
+   * Destroying the socket closes the stdin FIFO's fd, whose number the next open in this daemon
+   * may get (another container's FIFO): it must never be read again. A CloseIO can arrive while
+   * the task is being deleted, after close().
+   */
+  private destroyStdinSource(): void {
+    this.stdinFd = undefined;
+    this.stdinSource?.destroy();
   }
 
   /** Reads what is left in the stdin FIFO without blocking (it is O_NONBLOCK). */
   private drainStdinFifo(): Buffer[] {
     const chunks: Buffer[] = [];
-    if (this.stdinFd === undefined) return chunks;
+    if (this.stdinFd === undefined || this.stdinSource?.destroyed !== false) return chunks;
     for (;;) {
       const buffer = Buffer.allocUnsafe(64 * 1024);
       let n: number;
@@ -142,7 +156,8 @@ export class ProcessStdio {
         // already closed
       }
     }
-    this.stdinSource?.destroy();
+    this.stdinClosed = true;
+    this.destroyStdinSource();
     this.stdinTarget?.end();
     return this.loggingBinary?.stop() ?? Promise.resolve();
   }
