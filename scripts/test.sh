@@ -4,7 +4,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-scripts/install-system-deps.sh
+# With the fixture toolchain too (clang, wasm-ld, wasi-libc, wabt): the unit tests rebuild the
+# committed wasm that the runner embeds and check it is byte for byte what its source makes.
+scripts/install-system-deps.sh --fixtures
 # containerd 1.7 and 2 beside the system's 1.6, unpacked into .cache/ (vitest.config.ts).
 scripts/fetch-containerd.sh 1.7 >/dev/null
 scripts/fetch-containerd.sh 2 >/dev/null

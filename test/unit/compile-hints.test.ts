@@ -184,7 +184,8 @@ describe('the tiering budget the scanner sets aside', () => {
   });
 });
 
-// clang and wasm-ld come with `scripts/install-system-deps.sh --fixtures`, which npm test does not ask for.
+// clang and wasm-ld come with `scripts/install-system-deps.sh --fixtures`, which npm test runs; run
+// vitest alone on a machine without them and this part is skipped, saying why.
 const missingTool = ['clang', 'wasm-ld'].find((tool) => spawnSync('sh', ['-c', `PATH=/usr/bin:/bin command -v ${tool}`]).status !== 0);
 
 describe.skipIf(missingTool !== undefined)(`the committed scanner${missingTool ? ` (skipped: no ${missingTool})` : ''}`, () => {
