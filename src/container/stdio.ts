@@ -64,10 +64,6 @@ export class ProcessStdio {
           fs.closeSync(fd);
           throw err;
         }
-        // The socket closes the fd when it goes: from then on the number may be another file's.
-        this.stdinSource.once('close', () => {
-          this.stdinFd = undefined;
-        });
         this.stdinSource.pause();
       }
       this.spawnStdio = [stdin, stdout, stderr];
@@ -116,23 +112,15 @@ export class ProcessStdio {
     while ((chunk = source.read() as Buffer | null) !== null) target.write(chunk);
     for (const rest of this.drainStdinFifo()) target.write(rest);
     target.end();
-    this.destroyStdinSource();
-  }
-
-  /**
-   * Destroying the socket closes the stdin FIFO's fd, whose number the next open in this daemon
-   * may get (another container's FIFO): it must never be read again. A CloseIO can arrive while
-   * the task is being deleted, after close().
-   */
-  private destroyStdinSource(): void {
-    this.stdinFd = undefined;
-    this.stdinSource?.destroy();
+    source.destroy();
   }
 
   /** Reads what is left in the stdin FIFO without blocking (it is O_NONBLOCK). */
   private drainStdinFifo(): Buffer[] {
     const chunks: Buffer[] = [];
-    if (this.stdinFd === undefined || this.stdinSource?.destroyed !== false) return chunks;
+    // The fd belongs to the socket: once the socket is destroyed (close(), an error) the number may
+    // be another container's FIFO and must never be read. A CloseIO can arrive during Delete.
+    if (this.stdinFd === undefined || this.stdinSource === undefined || this.stdinSource.destroyed) return chunks;
     for (;;) {
       const buffer = Buffer.allocUnsafe(64 * 1024);
       let n: number;
@@ -157,7 +145,7 @@ export class ProcessStdio {
       }
     }
     this.stdinClosed = true;
-    this.destroyStdinSource();
+    this.stdinSource?.destroy();
     this.stdinTarget?.end();
     return this.loggingBinary?.stop() ?? Promise.resolve();
   }
